@@ -1,0 +1,12 @@
+"""tracejit: a tracing JIT for TensorFlow-2-style numerical Python. `import tracejit as tf`."""
+from . import dtypes, errors, config  # noqa: F401
+from .dtypes import (  # noqa: F401
+    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64, string, uint8)
+from .tensor import Tensor, TensorShape, TensorSpec  # noqa: F401
+from .ops import *  # noqa: F401,F403
+from .ops import range, where, constant, convert_to_tensor, add_n, truediv  # noqa: F401
+from .variables import Variable  # noqa: F401
+from . import math, nn, linalg, random  # noqa: F401
+
+newaxis = None
+__version__ = "0.1.0"

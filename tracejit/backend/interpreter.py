@@ -1,0 +1,77 @@
+"""The NumPy reference executor: runs any graph node by node with each op's `impl`.
+It is the backend until the Numba one lands, and the reference the compiled path is tested against."""
+import numpy as np
+
+from ..errors import TracingError
+
+
+class Interpreter:
+    """A graph prepared for repeated calls: a flat list of steps over an environment list."""
+
+    def __init__(self, graph):
+        self.graph = graph
+        slot = {}
+        for i, v in enumerate(graph.inputs):
+            slot[v.id] = i
+        self.var_slots = []
+        for v, var in graph.variables:
+            slot[v.id] = len(slot)
+            self.var_slots.append((slot[v.id], var))
+        self.steps = []
+        for node in graph.nodes:
+            ins = [slot[v.id] for v in node.inputs]
+            if node.op == "assign":
+                self.steps.append(("assign", graph.variable_of(node.inputs[0]), ins[1], None))
+                continue
+            out = slot[node.outputs[0].id] = len(slot)
+            if node.op == "const":
+                self.steps.append(("const", node.params["value"], None, out))
+            else:
+                self.steps.append((node.prim.impl, node.params, ins, out, node.outputs[0].dtype.np))
+        self.size = len(slot)
+        self.out_slots = [slot[v.id] for v in graph.outputs]
+
+    def __call__(self, arrays):
+        env = [None] * self.size
+        env[:len(arrays)] = arrays
+        for index, var in self.var_slots:
+            env[index] = var._value
+        with np.errstate(all="ignore"):
+            for step in self.steps:
+                kind = step[0]
+                if kind == "const":
+                    env[step[3]] = step[1]
+                elif kind == "assign":
+                    step[1]._value = np.array(env[step[2]], copy=True)
+                else:
+                    impl, params, ins, out, np_dtype = step
+                    result = np.asarray(impl(*[env[i] for i in ins], **params))
+                    env[out] = result if result.dtype == np_dtype else result.astype(np_dtype)
+        return [env[i] for i in self.out_slots]
+
+
+def evaluate_value(graph, value):
+    """Compute one value of a graph under construction, if it does not depend on an argument
+    (e.g. a Variable's initial value computed while tracing)."""
+    needed, stack = set(), [value]
+    while stack:
+        v = stack.pop()
+        if v.id in needed:
+            continue
+        needed.add(v.id)
+        if v.node is None and any(v is i for i in graph.inputs):
+            raise TracingError("a Variable's initial value depends on an argument of the traced function; "
+                               "compute it outside the function or from Python values")
+        if v.node is not None:
+            stack.extend(v.node.inputs)
+    env = {v.id: var._value for v, var in graph.variables}
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            if not node.outputs or node.outputs[0].id not in needed:
+                continue
+            if node.op == "const":
+                env[node.outputs[0].id] = node.params["value"]
+            else:
+                result = np.asarray(node.prim.impl(*[env[v.id] for v in node.inputs], **node.params))
+                env[node.outputs[0].id] = result.astype(node.outputs[0].dtype.np, copy=False)
+    return env[value.id]

@@ -1,0 +1,25 @@
+"""Error types, named as in TensorFlow so `except tf.errors.InvalidArgumentError` works."""
+
+
+class OpError(Exception):
+    """Base class for errors raised while running an op."""
+
+
+class InvalidArgumentError(OpError, ValueError):
+    """An op received an argument it cannot handle (wrong dtype, incompatible shape, bad value)."""
+
+
+class TracingError(RuntimeError):
+    """Something that needs a concrete value was attempted on a symbolic tensor while tracing."""
+
+
+class SymbolicValueError(TracingError):
+    """bool()/int()/float()/len()/iteration/.numpy() on a symbolic tensor."""
+
+
+class VariableCreationError(TracingError):
+    """A Variable was created on a trace other than the first one of a @function."""
+
+
+class LeakedTensorError(TracingError):
+    """A symbolic tensor was used outside the trace that created it."""

@@ -1,0 +1,56 @@
+"""The IR's text form (DESIGN.md): readable by people, stable enough for tests to assert on."""
+import numpy as np
+
+
+def format_type(value):
+    return f"{value.dtype.short}[{','.join('?' if d is None else str(d) for d in value.shape)}]"
+
+
+def _format_param(value):
+    if isinstance(value, np.ndarray):
+        return f"<{value.dtype}{list(value.shape)}>"
+    if isinstance(value, slice):
+        return ":".join("" if p is None else str(p) for p in (value.start, value.stop, value.step)).rstrip(":") or ":"
+    if value is Ellipsis:
+        return "..."
+    if isinstance(value, tuple):
+        return "(" + ",".join(_format_param(v) for v in value) + ")"
+    if hasattr(value, "name") and hasattr(value, "short"):       # DType
+        return value.name
+    return str(value)
+
+
+def _format_const(array):
+    if array.size <= 4:
+        text = np.array2string(array, separator=",", threshold=8).replace("\n", "")
+        return text
+    return f"<{array.size} values>"
+
+
+def format_node(node, indent="  "):
+    if node.op == "assign":
+        left = f"assign {node.inputs[0]!r}, {node.inputs[1]!r}"
+        return f"{indent}{left:<52}# {node.loc}"
+    args = ", ".join(repr(v) for v in node.inputs)
+    if node.op == "const":
+        args = _format_const(node.params["value"])
+        params = ""
+    else:
+        shown = {k: v for k, v in node.params.items()}
+        params = (" {" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items()) + "}") if shown else ""
+    out = node.outputs[0]
+    left = f"{out!r} = {node.op} {args}{params}".rstrip()
+    typed = f"{left:<34} : {format_type(out)}"
+    return f"{indent}{typed:<52}# {node.loc}"
+
+
+def format_graph(graph):
+    args = ", ".join(f"{v!r}: {format_type(v)}" for v in graph.inputs)
+    head = f"graph {graph.name}({args})"
+    if graph.variables:
+        head += " vars(" + ", ".join(f'{v!r}: {format_type(v)} "{var.name}"' for v, var in graph.variables) + ")"
+    lines = [head + " {"]
+    lines += [format_node(node) for node in graph.nodes]
+    lines.append("  return " + ", ".join(repr(v) for v in graph.outputs))
+    lines.append("}")
+    return "\n".join(line.rstrip() for line in lines)

@@ -1,0 +1,603 @@
+"""Shape and indexing ops: reshape, transpose, squeeze/expand_dims, tile, concat/stack,
+broadcasting (broadcast_to, sum_to, broadcast_like), slicing (strided_slice and its
+scatter-back), gather/one_hot, scatter updates, fill_like and shape queries."""
+import numpy as np
+
+from .. import dtypes as dt
+from ..errors import InvalidArgumentError, TracingError
+from ..tensor import Tensor
+from . import elementwise as E
+from .core import convert_to_tensor, op
+from .rules import broadcast_shapes, known_size, normalize_axis
+
+_ANY = None   # dtypes=None: every dtype
+
+
+def _static_shape_param(op_name, shape):
+    """A shape given as list/tuple/ndarray/eager tensor -> tuple of ints (-1 allowed)."""
+    if isinstance(shape, Tensor):
+        if shape.is_symbolic:
+            raise TracingError(f"{op_name}: the target shape must be known while tracing; got a symbolic "
+                               f"tensor. Pass a Python list/tuple (use None-free static shapes).")
+        shape = shape.numpy()
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    if isinstance(shape, (int, np.integer)):
+        shape = [shape]
+    try:
+        return tuple(-1 if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op_name}: shape must be a list of ints, got {shape!r}") from None
+
+
+def _to_shape_of(g, x):
+    """Reshape g to x's (possibly partly unknown) shape."""
+    shape = tuple(x.shape)
+    if shape.count(None) > 1:
+        raise NotImplementedError("gradient of a reshape with more than one unknown dimension")
+    return reshape(g, tuple(-1 if d is None else d for d in shape))
+
+
+# ---- reshape / transpose / squeeze / expand_dims -------------------------------------------
+@op("reshape", "shape", sample="reshape")
+def _reshape(x, shape):
+    if shape.count(-1) > 1:
+        raise InvalidArgumentError(f"reshape: only one dimension can be -1, got {list(shape)}")
+    size, target = known_size(x.shape), known_size([d for d in shape if d != -1])
+    if -1 in shape:
+        inferred = None if size is None or target == 0 else size // target
+        if size is not None and target and size % target:
+            raise InvalidArgumentError(f"Cannot reshape a tensor with {size} elements to shape {list(shape)}")
+        return tuple(inferred if d == -1 else d for d in shape), x.dtype
+    if size is not None and size != target:
+        raise InvalidArgumentError(f"Cannot reshape a tensor with {size} elements to shape {list(shape)} "
+                                   f"({target} elements)")
+    return tuple(shape), x.dtype
+
+
+_reshape.impl = lambda x, shape: x.reshape(shape)
+_reshape.vjp = lambda g, x, out, shape: (_to_shape_of(g, x),)
+
+
+def reshape(tensor, shape, name=None):
+    return _reshape(tensor, shape=_static_shape_param("reshape", shape))
+
+
+@op("transpose", "shape", sample="transpose")
+def _transpose(x, perm):
+    if sorted(perm) != list(range(len(x.shape))):
+        raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of the {len(x.shape)} axes")
+    return tuple(x.shape[p] for p in perm), x.dtype
+
+
+_transpose.impl = lambda x, perm: np.transpose(x, perm)
+_transpose.vjp = lambda g, x, out, perm: (_transpose(g, perm=tuple(int(i) for i in np.argsort(perm))),)
+
+
+def transpose(a, perm=None, conjugate=False, name=None):
+    a = convert_to_tensor(a)
+    perm = tuple(reversed(range(a.ndim))) if perm is None else tuple(int(p) % max(a.ndim, 1) for p in perm)
+    return _transpose(a, perm=perm)
+
+
+@op("squeeze", "shape", sample="squeeze")
+def _squeeze(x, axis):
+    for a in axis:
+        if x.shape[a] not in (1, None):
+            raise InvalidArgumentError(f"squeeze: cannot squeeze axis {a} of shape {tuple(x.shape)}: size is not 1")
+    return tuple(d for i, d in enumerate(x.shape) if i not in axis), x.dtype
+
+
+_squeeze.impl = lambda x, axis: np.squeeze(x, axis=axis)
+_squeeze.vjp = lambda g, x, out, axis: (_to_shape_of(g, x),)
+
+
+def squeeze(input, axis=None, name=None):
+    x = convert_to_tensor(input)
+    if axis is None:
+        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
+    else:
+        axes = tuple(sorted({normalize_axis("squeeze", a, x.ndim) for a in np.atleast_1d(axis).tolist()}))
+    return _squeeze(x, axis=axes)
+
+
+@op("expand_dims", "shape", sample="expand_dims")
+def _expand_dims(x, axis):
+    shape = list(x.shape)
+    shape.insert(axis, 1)
+    return tuple(shape), x.dtype
+
+
+_expand_dims.impl = lambda x, axis: np.expand_dims(x, axis)
+_expand_dims.vjp = lambda g, x, out, axis: (_squeeze(g, axis=(axis,)),)
+
+
+def expand_dims(input, axis, name=None):
+    x = convert_to_tensor(input)
+    rank = x.ndim + 1
+    if not -rank <= axis < rank:
+        raise InvalidArgumentError(f"expand_dims: axis {axis} is out of range [{-rank}, {rank}) for rank {x.ndim}")
+    return _expand_dims(x, axis=axis % rank)
+
+
+# ---- broadcasting ---------------------------------------------------------------------------
+@op("broadcast_to", "shape", sample="broadcast_to")
+def _broadcast_to(x, shape):
+    out = broadcast_shapes("broadcast_to", x.shape, shape)
+    if len(out) != len(shape) or any(o != s for o, s in zip(out, shape)):
+        raise InvalidArgumentError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to {shape}")
+    return shape, x.dtype
+
+
+_broadcast_to.impl = lambda x, shape: np.broadcast_to(x, shape)
+_broadcast_to.vjp = lambda g, x, out, shape: (sum_to(g, x),)
+
+
+def broadcast_to(input, shape, name=None):
+    return _broadcast_to(input, shape=_static_shape_param("broadcast_to", shape))
+
+
+def _sum_to_impl(g, like):
+    lead = g.ndim - like.ndim
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(like.shape) if d == 1 and g.shape[lead + i] != 1)
+    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(like.shape)
+
+
+@op("sum_to", "reduction", same_dtype=(), sample="sum_to")
+def _sum_to(g, like):
+    return tuple(like.shape), g.dtype
+
+
+_sum_to.impl = _sum_to_impl
+_sum_to.vjp = lambda gg, g, like, out: (broadcast_like(gg, g), None)
+
+
+@op("broadcast_like", "elementwise", same_dtype=(), sample="broadcast_like")
+def _broadcast_like(x, like):
+    return broadcast_shapes("broadcast_like", x.shape, like.shape), x.dtype
+
+
+_broadcast_like.impl = lambda x, like: np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape))
+_broadcast_like.vjp = lambda g, x, like, out: (sum_to(g, x), None)
+
+
+def sum_to(g, x):
+    """Sum a broadcast gradient back to x's shape (identity when shapes already agree)."""
+    if tuple(g.shape) == tuple(x.shape) and None not in g.shape:
+        return g
+    return _sum_to(g, x)
+
+
+def broadcast_like(x, like):
+    if tuple(x.shape) == tuple(like.shape) and None not in x.shape:
+        return x
+    return _broadcast_like(x, like)
+
+
+# ---- tile / concat / stack ------------------------------------------------------------------
+@op("tile", "shape", sample="tile")
+def _tile(x, multiples):
+    if len(multiples) != x.ndim:
+        raise InvalidArgumentError(f"tile: multiples {list(multiples)} must have one entry per dimension of "
+                                   f"shape {tuple(x.shape)}")
+    return tuple(None if d is None else d * m for d, m in zip(x.shape, multiples)), x.dtype
+
+
+def _tile_vjp(g, x, out, multiples):
+    if None in x.shape:
+        raise NotImplementedError("gradient of tile with unknown dimensions")
+    interleaved = [v for m, d in zip(multiples, x.shape) for v in (m, d)]
+    from .reduction import reduce_sum
+    return (reduce_sum(reshape(g, interleaved), axis=tuple(range(0, 2 * x.ndim, 2))),)
+
+
+_tile.impl = lambda x, multiples: np.tile(x, multiples)
+_tile.vjp = _tile_vjp
+
+
+def tile(input, multiples, name=None):
+    return _tile(input, multiples=_static_shape_param("tile", multiples))
+
+
+@op("concat", "shape", sample="concat")
+def _concat(*values, axis):
+    first = values[0].shape
+    for v in values[1:]:
+        if len(v.shape) != len(first) or any(a != b and None not in (a, b)
+                                             for i, (a, b) in enumerate(zip(first, v.shape)) if i != axis):
+            raise InvalidArgumentError(f"concat: shapes {[tuple(v.shape) for v in values]} do not match "
+                                       f"outside axis {axis}")
+    sizes = [v.shape[axis] for v in values]
+    return tuple(None if None in sizes else sum(sizes) if i == axis else d
+                 for i, d in enumerate(first)), values[0].dtype
+
+
+def _concat_vjp(g, *args, axis):
+    values, start, grads = args[:-1], 0, []
+    for v in values:
+        if v.shape[axis] is None:
+            raise NotImplementedError("gradient of concat with an unknown size along the concat axis")
+        index = (slice(None),) * axis + (slice(start, start + v.shape[axis]),)
+        grads.append(strided_slice(g, index))
+        start += v.shape[axis]
+    return tuple(grads)
+
+
+_concat.impl = lambda *values, axis: np.concatenate(values, axis=axis)
+_concat.vjp = _concat_vjp
+
+
+def concat(values, axis, name=None):
+    values = _convert_list("concat", values)
+    return _concat(*values, axis=normalize_axis("concat", axis, values[0].ndim))
+
+
+@op("stack", "shape", sample="stack")
+def _stack(*values, axis):
+    shape = broadcast_shapes("stack", *(v.shape for v in values))
+    if any(len(v.shape) != len(shape) or any(a not in (b, None) and b is not None for a, b in zip(v.shape, shape))
+           for v in values):
+        raise InvalidArgumentError(f"stack: all shapes must be equal, got {[tuple(v.shape) for v in values]}")
+    shape = list(shape)
+    shape.insert(axis, len(values))
+    return tuple(shape), values[0].dtype
+
+
+_stack.impl = lambda *values, axis: np.stack(values, axis=axis)
+_stack.vjp = lambda g, *args, axis: tuple(strided_slice(g, (slice(None),) * axis + (i,))
+                                          for i in range(len(args) - 1))
+
+
+def stack(values, axis=0, name=None):
+    values = _convert_list("stack", values)
+    return _stack(*values, axis=normalize_axis("stack", axis, values[0].ndim + 1))
+
+
+def unstack(value, num=None, axis=0, name=None):
+    value = convert_to_tensor(value)
+    axis = normalize_axis("unstack", axis, value.ndim)
+    count = value.shape[axis] if num is None else num
+    if count is None:
+        raise TracingError("unstack: the size along the axis is unknown; pass num=")
+    return [strided_slice(value, (slice(None),) * axis + (i,)) for i in range(count)]
+
+
+def _convert_list(op_name, values):
+    if isinstance(values, Tensor):
+        return unstack(values)
+    if not isinstance(values, (list, tuple)) or not values:
+        raise InvalidArgumentError(f"{op_name}: expected a non-empty list of tensors, got {values!r}")
+    hint = next((v.dtype for v in values if isinstance(v, Tensor) or hasattr(v, "_as_tensor")), None)
+    return [convert_to_tensor(v, dtype_hint=hint) for v in values]
+
+
+# ---- slicing --------------------------------------------------------------------------------
+def normalize_index(index):
+    """A Python index -> tuple of int / slice / None / Ellipsis with plain-int bounds."""
+    items = index if isinstance(index, tuple) else (index,)
+    result = []
+    for item in items:
+        if isinstance(item, Tensor) or hasattr(item, "_as_tensor"):
+            item = convert_to_tensor(item)
+            if item.is_symbolic or item.ndim or not item.dtype.is_integer:
+                raise TypeError(f"Only integers, slices, ..., tf.newaxis and scalar int tensors known outside "
+                                f"the trace are valid indices (got {item!r}); use tracejit.gather for tensor indices")
+            item = int(item.numpy())
+        if isinstance(item, slice):
+            parts = [None if p is None else int(p) for p in (item.start, item.stop, item.step)]
+            if parts[2] == 0:
+                raise ValueError("slice step cannot be zero")
+            item = slice(*parts)
+        elif item is None or item is Ellipsis:
+            pass
+        elif isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            item = int(item)
+        else:
+            raise TypeError(f"Only integers, slices, ..., tf.newaxis and scalar int tensors are valid indices, "
+                            f"got {item!r} of type {type(item).__name__}; use tracejit.gather or "
+                            "tracejit.boolean_mask for array indices")
+        result.append(item)
+    return tuple(result)
+
+
+def _indexed_shape(shape, index):
+    def probe(unknown):
+        dummy = np.broadcast_to(np.empty((), np.uint8), [unknown if d is None else d for d in shape])
+        return dummy[index].shape
+    try:
+        a, b = probe(1000003), probe(1000033)
+    except IndexError as e:
+        raise IndexError(f"{e} (indexing a tensor of shape {tuple(shape)} with {index})") from None
+    return tuple(x if x == y else None for x, y in zip(a, b))
+
+
+@op("strided_slice", "index", sample="strided_slice")
+def _strided_slice(x, index):
+    return _indexed_shape(x.shape, index), x.dtype
+
+
+_strided_slice.impl = lambda x, index: x[index]
+_strided_slice.vjp = lambda g, x, out, index: (_strided_slice_grad(g, x, index=index),)
+
+
+def strided_slice(x, index):
+    return _strided_slice(x, index=normalize_index(index))
+
+
+@op("strided_slice_grad", "index", same_dtype=(), sample="strided_slice_grad")
+def _strided_slice_grad(g, like, index):
+    return tuple(like.shape), g.dtype
+
+
+def _strided_slice_grad_impl(g, like, index):
+    out = np.zeros(like.shape, g.dtype)
+    out[index] = g
+    return out
+
+
+_strided_slice_grad.impl = _strided_slice_grad_impl
+_strided_slice_grad.vjp = lambda gg, g, like, out, index: (_strided_slice(gg, index=index), None)
+
+
+@op("slice_update", "index", sample="slice_update")
+def _slice_update(x, update, index):
+    target = _indexed_shape(x.shape, index)
+    broadcast_shapes("slice assignment", target, update.shape)
+    if len(update.shape) > len(target):
+        raise ValueError(f"Cannot assign a value of shape {tuple(update.shape)} to a slice of shape {target}")
+    return tuple(x.shape), x.dtype
+
+
+def _slice_update_impl(x, update, index):
+    out = x.copy()
+    out[index] = update
+    return out
+
+
+_slice_update.impl = _slice_update_impl
+_slice_update.vjp = lambda g, x, u, out, index: (
+    _slice_update(g, zeros_like(u), index=index), sum_to(_strided_slice(g, index=index), u))
+
+
+def slice_update(x, index, update):
+    x = convert_to_tensor(x)
+    return _slice_update(x, convert_to_tensor(update, dtype_hint=x.dtype), index=normalize_index(index))
+
+
+# ---- gather / scatter / one_hot -------------------------------------------------------------
+def _check_indices(indices, size, what):
+    if indices.size and (indices.min() < 0 or indices.max() >= size):
+        bad = indices[(indices < 0) | (indices >= size)].flat[0]
+        raise InvalidArgumentError(f"{what}: index {bad} is not in [0, {size})")
+
+
+@op("gather", "index", same_dtype=(), sample="gather")
+def _gather(params, indices, axis):
+    if not indices.dtype.is_integer:
+        raise InvalidArgumentError(f"gather: indices must be integers, got {indices.dtype.name}")
+    s = tuple(params.shape)
+    return s[:axis] + tuple(indices.shape) + s[axis + 1:], params.dtype
+
+
+def _gather_impl(params, indices, axis):
+    _check_indices(indices, params.shape[axis], "gather")
+    return np.take(params, indices, axis=axis)
+
+
+_gather.impl = _gather_impl
+_gather.vjp = lambda g, params, indices, out, axis: (_gather_grad(g, indices, params, axis=axis), None)
+
+
+def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name=None):
+    if batch_dims:
+        raise NotImplementedError("gather with batch_dims != 0 is not supported yet")
+    params = convert_to_tensor(params)
+    return _gather(params, convert_to_tensor(indices), axis=normalize_axis("gather", axis or 0, params.ndim))
+
+
+@op("gather_grad", "index", same_dtype=(), sample="gather_grad")
+def _gather_grad(g, indices, like, axis):
+    return tuple(like.shape), g.dtype
+
+
+def _gather_grad_impl(g, indices, like, axis):
+    out = np.zeros(like.shape, g.dtype)
+    moved = np.moveaxis(g, list(range(axis, axis + indices.ndim)), list(range(indices.ndim)))
+    np.add.at(np.moveaxis(out, axis, 0), indices, moved)
+    return out
+
+
+_gather_grad.impl = _gather_grad_impl
+_gather_grad.vjp = lambda gg, g, indices, like, out, axis: (_gather(gg, indices, axis=axis), None, None)
+
+
+@op("scatter_nd_update", "index", same_dtype=(0, 2), sample="scatter_nd_update")
+def _scatter_nd_update(x, indices, updates):
+    if not indices.dtype.is_integer or not indices.ndim:
+        raise InvalidArgumentError("scatter_nd_update: indices must be an integer tensor of rank >= 1")
+    depth = indices.shape[-1]
+    expected = tuple(indices.shape[:-1]) + tuple(x.shape[depth:]) if depth is not None else None
+    if expected is not None and len(expected) != len(updates.shape):
+        raise InvalidArgumentError(f"scatter_nd_update: updates shape {tuple(updates.shape)} does not match "
+                                   f"indices.shape[:-1] + shape[{depth}:] = {expected}")
+    return tuple(x.shape), x.dtype
+
+
+def _scatter_nd_update_impl(x, indices, updates):
+    out = x.copy()
+    depth = indices.shape[-1]
+    for axis in range(depth):
+        _check_indices(indices[..., axis], x.shape[axis], "scatter_nd_update")
+    out[tuple(np.moveaxis(indices, -1, 0))] = updates
+    return out
+
+
+def _scatter_nd_update_vjp(g, x, indices, updates, out):
+    hit = _scatter_nd_update(zeros_like(g), indices, ones_like(updates))
+    return g * (1 - hit), None, _gather_nd(g, indices)
+
+
+_scatter_nd_update.impl = _scatter_nd_update_impl
+_scatter_nd_update.vjp = _scatter_nd_update_vjp
+
+
+def tensor_scatter_nd_update(tensor, indices, updates, name=None):
+    tensor = convert_to_tensor(tensor)
+    return _scatter_nd_update(tensor, convert_to_tensor(indices), convert_to_tensor(updates, dtype_hint=tensor.dtype))
+
+
+@op("gather_nd", "index", same_dtype=(), sample="gather_nd")
+def _gather_nd(params, indices):
+    depth = indices.shape[-1]
+    return tuple(indices.shape[:-1]) + tuple(params.shape[depth:]), params.dtype
+
+
+def _gather_nd_impl(params, indices):
+    for axis in range(indices.shape[-1]):
+        _check_indices(indices[..., axis], params.shape[axis], "gather_nd")
+    return params[tuple(np.moveaxis(indices, -1, 0))]
+
+
+_gather_nd.impl = _gather_nd_impl
+_gather_nd.vjp = lambda g, params, indices, out: (
+    _scatter_nd_add(zeros_like(params), indices, g), None)
+
+
+@op("scatter_nd_add", "index", same_dtype=(0, 2), sample="scatter_nd_add")
+def _scatter_nd_add(x, indices, updates):
+    return tuple(x.shape), x.dtype
+
+
+def _scatter_nd_add_impl(x, indices, updates):
+    out = x.copy()
+    np.add.at(out, tuple(np.moveaxis(indices, -1, 0)), updates)
+    return out
+
+
+_scatter_nd_add.impl = _scatter_nd_add_impl
+_scatter_nd_add.vjp = lambda g, x, indices, updates, out: (g, None, _gather_nd(g, indices))
+
+
+def gather_nd(params, indices, batch_dims=0, name=None):
+    if batch_dims:
+        raise NotImplementedError("gather_nd with batch_dims != 0 is not supported yet")
+    return _gather_nd(convert_to_tensor(params), convert_to_tensor(indices))
+
+
+@op("one_hot", "index", same_dtype=(), differentiable=False, sample="one_hot")
+def _one_hot(indices, depth, on_value, off_value, axis, dtype):
+    if not indices.dtype.is_integer:
+        raise InvalidArgumentError(f"one_hot: indices must be integers, got {indices.dtype.name}")
+    shape = list(indices.shape)
+    shape.insert(axis, depth)
+    return tuple(shape), dtype
+
+
+def _one_hot_impl(indices, depth, on_value, off_value, axis, dtype):
+    hot = indices[..., None] == np.arange(depth)
+    return np.moveaxis(np.where(hot, on_value, off_value).astype(dtype.np), -1, axis)
+
+
+_one_hot.impl = _one_hot_impl
+
+
+def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None, name=None):
+    indices = convert_to_tensor(indices)
+    dtype = dt.as_dtype(dtype) if dtype is not None else dt.float32
+    rank = indices.ndim + 1
+    axis = -1 if axis is None else axis
+    if not -rank <= axis < rank:
+        raise InvalidArgumentError(f"one_hot: axis {axis} out of range for output rank {rank}")
+    return _one_hot(indices, depth=int(depth), on_value=1 if on_value is None else on_value,
+                    off_value=0 if off_value is None else off_value, axis=axis % rank, dtype=dtype)
+
+
+# ---- fill_like and shape queries ------------------------------------------------------------
+@op("fill_like", "elementwise", differentiable=False, sample="fill_like")
+def _fill_like(x, value, dtype):
+    return tuple(x.shape), dtype
+
+
+_fill_like.impl = lambda x, value, dtype: np.full(x.shape, value, dtype.np)
+
+
+def zeros_like(input, dtype=None, name=None):
+    x = convert_to_tensor(input)
+    return _fill_like(x, value=0, dtype=dt.as_dtype(dtype) if dtype else x.dtype)
+
+
+def ones_like(input, dtype=None, name=None):
+    x = convert_to_tensor(input)
+    return _fill_like(x, value=1, dtype=dt.as_dtype(dtype) if dtype else x.dtype)
+
+
+@op("shape", "shape", differentiable=False, sample="shape")
+def _shape(x, out_type):
+    return (x.ndim,), out_type
+
+
+_shape.impl = lambda x, out_type: np.array(x.shape, out_type.np)
+
+
+def shape(input, out_type=dt.int32, name=None):
+    """Static shapes become constants; unknown dims need the runtime `shape` op."""
+    x = convert_to_tensor(input)
+    out_type = dt.as_dtype(out_type)
+    if None in x.shape:
+        return _shape(x, out_type=out_type)
+    return Tensor(np.array(tuple(x.shape), out_type.np))
+
+
+def size(input, out_type=dt.int32, name=None):
+    x = convert_to_tensor(input)
+    n = known_size(x.shape)
+    if n is None:
+        from .reduction import reduce_prod
+        return reduce_prod(shape(x, out_type))
+    return Tensor(np.array(n, dt.as_dtype(out_type).np))
+
+
+def rank(input, name=None):
+    return Tensor(np.array(convert_to_tensor(input).ndim, np.int32))
+
+
+def fill(dims, value, name=None):
+    value = convert_to_tensor(value)
+    return broadcast_to(value, dims)
+
+
+def zeros(shape, dtype=dt.float32, name=None):
+    return Tensor(np.zeros(_static_shape_param("zeros", shape), dt.as_dtype(dtype).np))
+
+
+def ones(shape, dtype=dt.float32, name=None):
+    return Tensor(np.ones(_static_shape_param("ones", shape), dt.as_dtype(dtype).np))
+
+
+def eye(num_rows, num_columns=None, dtype=dt.float32, name=None):
+    return Tensor(np.eye(num_rows, num_columns, dtype=dt.as_dtype(dtype).np))
+
+
+def arange(start, limit=None, delta=1, dtype=None, name=None):
+    if limit is None:
+        start, limit = 0, start
+    values = [convert_to_tensor(v) for v in (start, limit, delta)]
+    if any(v.is_symbolic for v in values):
+        raise TracingError("range: start/limit/delta must be known while tracing (pass Python numbers)")
+    inferred = dt.float32 if any(v.dtype.is_floating for v in values) else dt.int32
+    if any(v.dtype == dt.float64 for v in values) or any(v.dtype == dt.int64 for v in values):
+        inferred = dt.float64 if inferred.is_floating else dt.int64
+    dtype = dt.as_dtype(dtype) if dtype is not None else inferred
+    return Tensor(np.arange(*(v.numpy() for v in values)).astype(dtype.np))
+
+
+def where_indices(condition):
+    return _where_indices(convert_to_tensor(condition, dtype=dt.bool_))
+
+
+@op("where_indices", "index", differentiable=False, sample="where_indices")
+def _where_indices(condition):
+    return (None, condition.ndim), dt.int64
+
+
+_where_indices.impl = lambda c: np.argwhere(c).astype(np.int64)

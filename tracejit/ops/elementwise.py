@@ -1,0 +1,179 @@
+"""Elementwise ops: unary math, binary arithmetic with broadcasting, comparisons, logic,
+select (3-way where) and cast. Each line: name, NumPy impl, vjp, dtypes, lowering expr."""
+import numpy as np
+import scipy.special
+
+from .. import dtypes as dt
+from ..errors import InvalidArgumentError
+from . import array as S
+from .core import op
+from .rules import broadcast_shapes
+
+
+def _unary_rule(name):
+    return lambda x: (tuple(x.shape), x.dtype)
+
+
+def _binary_rule(name, out_dtype=None):
+    def rule(x, y):
+        return broadcast_shapes(name, x.shape, y.shape), (out_dtype(x.dtype) if out_dtype else x.dtype)
+    return rule
+
+
+def _declare(name, rule, impl, vjp, dtypes, expr, sample, domain=None, differentiable=True, same_dtype="all"):
+    prim = op(name, "elementwise", expr=expr, dtypes=dtypes, sample=sample, domain=domain,
+              differentiable=differentiable and vjp is not None, same_dtype=same_dtype)(rule)
+    prim.impl, prim.vjp = impl, vjp
+    return prim
+
+
+def unary(name, impl, vjp, dtypes=dt.FLOATS, expr=None, domain=None, out_dtype=None):
+    rule = (lambda x: (tuple(x.shape), out_dtype)) if out_dtype else _unary_rule(name)
+    return _declare(name, rule, impl, vjp, dtypes, expr, "unary", domain)
+
+
+def binary(name, impl, vjp, dtypes=dt.NUMERIC, expr=None, domain=None, out_dtype=None):
+    return _declare(name, _binary_rule(name, out_dtype), impl, vjp, dtypes, expr, "binary", domain)
+
+
+def _sum_to(g, x):
+    return S.sum_to(g, x)
+
+
+def _float(x):
+    return x.dtype.is_floating
+
+
+# ---- unary ----------------------------------------------------------------------------------
+identity = unary("identity", lambda x: x.copy(), lambda g, x, out: (g,), dt.ALL, "{0}")
+stop_gradient = _declare("stop_gradient", _unary_rule("stop_gradient"), lambda x: x.copy(), None, dt.ALL,
+                         "{0}", "unary", differentiable=False)
+negative = unary("negative", np.negative, lambda g, x, out: (-g,), dt.NUMERIC, "-{0}")
+abs = unary("abs", np.abs, lambda g, x, out: (g * sign(x),), dt.NUMERIC, "abs({0})")
+sign = unary("sign", np.sign, lambda g, x, out: (S.zeros_like(x),), dt.NUMERIC, "sign({0})")
+square = unary("square", np.square, lambda g, x, out: (g * (x + x),), dt.NUMERIC, "{0} * {0}")
+sqrt = unary("sqrt", np.sqrt, lambda g, x, out: (g * 0.5 / out,), expr="sqrt({0})", domain=(0.1, 4))
+rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, out: (g * -0.5 * out / x,),
+              expr="1 / sqrt({0})", domain=(0.1, 4))
+exp = unary("exp", np.exp, lambda g, x, out: (g * out,), expr="exp({0})")
+expm1 = unary("expm1", np.expm1, lambda g, x, out: (g * (out + 1),), expr="expm1({0})")
+log = unary("log", np.log, lambda g, x, out: (g / x,), expr="log({0})", domain=(0.1, 4))
+log1p = unary("log1p", np.log1p, lambda g, x, out: (g / (x + 1),), expr="log1p({0})", domain=(-0.5, 4))
+tanh = unary("tanh", np.tanh, lambda g, x, out: (g * (1 - out * out),), expr="tanh({0})")
+sigmoid = unary("sigmoid", scipy.special.expit, lambda g, x, out: (g * out * (1 - out),), expr="sigmoid({0})")
+sin = unary("sin", np.sin, lambda g, x, out: (g * cos(x),), expr="sin({0})")
+cos = unary("cos", np.cos, lambda g, x, out: (-g * sin(x),), expr="cos({0})")
+erf = unary("erf", scipy.special.erf, lambda g, x, out: (g * (2 / np.sqrt(np.pi)) * exp(-x * x),), expr="erf({0})")
+softplus = unary("softplus", lambda x: np.logaddexp(x, 0), lambda g, x, out: (g * sigmoid(x),),
+                 expr="softplus({0})")
+reciprocal = unary("reciprocal", np.reciprocal, lambda g, x, out: (-g * out * out,), expr="1 / {0}",
+                   domain=(0.5, 4))
+relu = unary("relu", lambda x: np.maximum(x, 0), lambda g, x, out: (select(x > 0, g, S.zeros_like(g)),),
+             dt.NUMERIC, "max({0}, 0)")
+floor = unary("floor", np.floor, None, expr="floor({0})")
+ceil = unary("ceil", np.ceil, None, expr="ceil({0})")
+round = unary("round", np.round, None, expr="round({0})")
+is_nan = unary("is_nan", np.isnan, None, expr="isnan({0})", out_dtype=dt.bool_)
+is_inf = unary("is_inf", np.isinf, None, expr="isinf({0})", out_dtype=dt.bool_)
+is_finite = unary("is_finite", np.isfinite, None, expr="isfinite({0})", out_dtype=dt.bool_)
+logical_not = unary("logical_not", np.logical_not, None, dt.BOOL, "not {0}")
+
+
+@op("leaky_relu", "elementwise", expr="{0} if {0} > 0 else {alpha} * {0}", dtypes=dt.FLOATS, sample="unary")
+def leaky_relu(x, alpha=0.2):
+    return tuple(x.shape), x.dtype
+
+
+leaky_relu.impl = lambda x, alpha=0.2: np.where(x > 0, x, alpha * x)
+leaky_relu.vjp = lambda g, x, out, alpha=0.2: (select(x > 0, g, g * alpha),)
+
+
+@op("elu", "elementwise", expr="{0} if {0} > 0 else expm1({0})", dtypes=dt.FLOATS, sample="unary")
+def elu(x):
+    return tuple(x.shape), x.dtype
+
+
+elu.impl = lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
+elu.vjp = lambda g, x, out: (select(x > 0, g, g * (out + 1)),)
+
+
+# ---- binary ---------------------------------------------------------------------------------
+def _pow_vjp(g, x, y, out):
+    safe_log = select(x > 0, log(select(x > 0, x, S.ones_like(x))), S.zeros_like(x))
+    return _sum_to(g * y * x ** (y - 1), x), _sum_to(g * out * safe_log, y)
+
+
+def _divide_dtype(dtype):
+    if dtype.is_floating:
+        return dtype
+    return dt.float64 if dtype in (dt.int32, dt.int64) else dt.float32
+
+
+def _integer_division(numpy_fn):
+    def impl(x, y):
+        if x.dtype.kind in "iu" and np.any(y == 0):
+            raise InvalidArgumentError("Integer division by zero")
+        return numpy_fn(x, y)
+    return impl
+
+
+def _maxmin_vjp(mask_fn):
+    def vjp(g, x, y, out):
+        mask = mask_fn(x, y)      # ties go to x, as in TF
+        zeros = S.zeros_like(g)
+        return _sum_to(select(mask, g, zeros), x), _sum_to(select(mask, zeros, g), y)
+    return vjp
+
+
+add = binary("add", np.add, lambda g, x, y, out: (_sum_to(g, x), _sum_to(g, y)), expr="{0} + {1}")
+subtract = binary("subtract", np.subtract, lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g, y)), expr="{0} - {1}")
+multiply = binary("multiply", np.multiply, lambda g, x, y, out: (_sum_to(g * y, x), _sum_to(g * x, y)),
+                  expr="{0} * {1}")
+divide = binary("divide", np.true_divide, lambda g, x, y, out: (_sum_to(g / y, x), _sum_to(-g * out / y, y)),
+                expr="{0} / {1}", domain=(0.5, 3), out_dtype=_divide_dtype)
+floordiv = binary("floordiv", _integer_division(np.floor_divide), None, expr="{0} // {1}", domain=(0.5, 3))
+floormod = binary("floormod", _integer_division(np.mod),
+                  lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g * floor(x / y), y)), expr="{0} % {1}",
+                  domain=(0.5, 3))
+pow = binary("pow", np.power, _pow_vjp, expr="{0} ** {1}", domain=(0.5, 2))
+maximum = binary("maximum", np.maximum, _maxmin_vjp(lambda x, y: x >= y), expr="max({0}, {1})")
+minimum = binary("minimum", np.minimum, _maxmin_vjp(lambda x, y: x <= y), expr="min({0}, {1})")
+squared_difference = binary("squared_difference", lambda x, y: np.square(x - y),
+                            lambda g, x, y, out: (_sum_to(2 * g * (x - y), x), _sum_to(-2 * g * (x - y), y)),
+                            expr="({0} - {1}) * ({0} - {1})")
+
+_COMPARABLE = dt.NUMERIC + dt.BOOL
+equal = binary("equal", np.equal, None, dt.ALL, "{0} == {1}", out_dtype=lambda d: dt.bool_)
+not_equal = binary("not_equal", np.not_equal, None, dt.ALL, "{0} != {1}", out_dtype=lambda d: dt.bool_)
+less = binary("less", np.less, None, dt.NUMERIC, "{0} < {1}", out_dtype=lambda d: dt.bool_)
+less_equal = binary("less_equal", np.less_equal, None, dt.NUMERIC, "{0} <= {1}", out_dtype=lambda d: dt.bool_)
+greater = binary("greater", np.greater, None, dt.NUMERIC, "{0} > {1}", out_dtype=lambda d: dt.bool_)
+greater_equal = binary("greater_equal", np.greater_equal, None, dt.NUMERIC, "{0} >= {1}",
+                       out_dtype=lambda d: dt.bool_)
+logical_and = binary("logical_and", np.logical_and, None, dt.BOOL, "{0} and {1}")
+logical_or = binary("logical_or", np.logical_or, None, dt.BOOL, "{0} or {1}")
+logical_xor = binary("logical_xor", np.logical_xor, None, dt.BOOL, "{0} != {1}")
+
+
+# ---- select and cast ------------------------------------------------------------------------
+@op("select", "elementwise", expr="{1} if {0} else {2}", same_dtype=(1, 2), sample="select")
+def select(cond, x, y):
+    if not cond.dtype.is_bool:
+        raise InvalidArgumentError(f"where: condition must be bool, got {cond.dtype.name}")
+    return broadcast_shapes("where", cond.shape, x.shape, y.shape), x.dtype
+
+
+select.impl = np.where
+select.vjp = lambda g, c, x, y, out: (None, _sum_to(select(c, g, S.zeros_like(g)), x),
+                                      _sum_to(select(c, S.zeros_like(g), g), y))
+
+
+@op("cast", "elementwise", expr="cast({0})", same_dtype=(), sample="cast")
+def cast(x, dtype):
+    if x.dtype.kind == "s" or dtype.kind == "s":
+        raise InvalidArgumentError(f"cast: cannot cast {x.dtype.name} to {dtype.name}")
+    return tuple(x.shape), dtype
+
+
+cast.impl = lambda x, dtype: x.astype(dtype.np)
+cast.vjp = lambda g, x, out, dtype: (cast(g, dtype=x.dtype) if _float(x) and dtype.is_floating else None,)

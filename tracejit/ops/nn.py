@@ -1,0 +1,91 @@
+"""Neural-network composites over primitives: softmax, log_softmax, cross-entropies, l2_loss.
+(They become primitives only if a fused kernel beats the composition.)"""
+from ..errors import InvalidArgumentError
+from . import elementwise as E
+from . import reduction as R
+from . import array as S
+from .core import convert_to_tensor
+
+
+def _shifted(logits, axis):
+    logits = convert_to_tensor(logits)
+    return logits - E.stop_gradient(R.reduce_max(logits, axis=axis, keepdims=True))
+
+
+def softmax(logits, axis=-1, name=None):
+    e = E.exp(_shifted(logits, axis))
+    return e / R.reduce_sum(e, axis=axis, keepdims=True)
+
+
+def log_softmax(logits, axis=-1, name=None):
+    z = _shifted(logits, axis)
+    return z - E.log(R.reduce_sum(E.exp(z), axis=axis, keepdims=True))
+
+
+def softmax_cross_entropy_with_logits(labels, logits, axis=-1, name=None):
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels, dtype_hint=logits.dtype)
+    return -R.reduce_sum(labels * log_softmax(logits, axis=axis), axis=axis)
+
+
+def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels)
+    if not labels.dtype.is_integer:
+        raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels must be integers, "
+                                   f"got {labels.dtype.name}")
+    if labels.ndim != logits.ndim - 1:
+        raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels shape {tuple(labels.shape)} "
+                                   f"must equal logits shape {tuple(logits.shape)} without the last dimension")
+    depth = logits.shape[-1]
+    return -R.reduce_sum(S.one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits), axis=-1)
+
+
+def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
+    logits = convert_to_tensor(logits)
+    labels = convert_to_tensor(labels, dtype_hint=logits.dtype)
+    # max(x, 0) - x*z + log(1 + exp(-|x|)): stable for large |x|
+    return E.relu(logits) - logits * labels + E.log1p(E.exp(-E.abs(logits)))
+
+
+def l2_loss(t, name=None):
+    return R.reduce_sum(E.square(t)) / 2
+
+
+def relu6(features, name=None):
+    return E.minimum(E.relu(features), 6)
+
+
+def bias_add(value, bias, data_format=None, name=None):
+    return convert_to_tensor(value) + bias
+
+
+def moments(x, axes, keepdims=False, name=None):
+    mean = R.reduce_mean(x, axis=axes, keepdims=True)
+    variance = R.reduce_mean(E.squared_difference(x, E.stop_gradient(mean)), axis=axes, keepdims=keepdims)
+    return (mean if keepdims else S.squeeze(mean, axis=axes)), variance
+
+
+def clip_by_value(t, clip_value_min, clip_value_max, name=None):
+    return E.minimum(E.maximum(t, clip_value_min), clip_value_max)
+
+
+def dropout(x, rate, noise_shape=None, seed=None, name=None):
+    from . import random
+    x = convert_to_tensor(x)
+    if not 0 <= rate < 1:
+        raise InvalidArgumentError(f"dropout: rate must be in [0, 1), got {rate}")
+    keep = random.uniform(noise_shape or x.shape, dtype=x.dtype, seed=seed) >= rate
+    return E.select(keep, x / (1 - rate), S.zeros_like(x))
+
+
+def silu(features, beta=1.0):
+    return features * E.sigmoid(beta * features)
+
+
+def gelu(features, approximate=False, name=None):
+    x = convert_to_tensor(features)
+    if approximate:
+        return 0.5 * x * (1 + E.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
+    return 0.5 * x * (1 + E.erf(x * 0.7071067811865476))
+

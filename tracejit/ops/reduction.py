@@ -1,0 +1,114 @@
+"""Reductions (sum/mean/max/min/prod/any/all over axes, keepdims), argmax/argmin, logsumexp."""
+import numpy as np
+
+from .. import dtypes as dt
+from . import elementwise as E
+from . import array as S
+from .core import convert_to_tensor, op
+from .rules import normalize_axes, normalize_axis, reduced_shape
+
+
+def _rule(x, axis, keepdims):
+    return reduced_shape(x.shape, axis, keepdims), x.dtype
+
+
+def _restore(g, x, axis, keepdims):
+    """g with the reduced axes put back as size 1, then broadcast to x's shape."""
+    if not keepdims:
+        for a in axis:
+            g = S.expand_dims(g, a)
+    return S.broadcast_like(g, x)
+
+
+def _count(x, axis):
+    """Number of elements each output reduces over, as a Python number when it is known."""
+    dims = [x.shape[a] for a in axis]
+    if None not in dims:
+        return float(np.prod(dims, dtype=np.float64))
+    return E.cast(reduce_prod(S.gather(S.shape(x), list(axis))), dtype=x.dtype)
+
+
+def _extreme_vjp(g, x, out, axis, keepdims):
+    """Ties share the gradient equally, as in TF."""
+    hit = E.cast(E.equal(x, _restore(out, x, axis, keepdims)), dtype=g.dtype)
+    return (_restore(g, x, axis, keepdims) * hit / _restore(_sum(hit, axis=axis, keepdims=True), x, axis, True),)
+
+
+def _prod_vjp(g, x, out, axis, keepdims):
+    """Exact with zeros: one zero gets the product of the others, two or more zeros give 0."""
+    is_zero = E.equal(x, 0)
+    nonzero_product = _prod(E.select(is_zero, S.ones_like(x), x), axis=axis, keepdims=True)
+    zeros = _sum(E.cast(is_zero, dtype=x.dtype), axis=axis, keepdims=True)
+    at_zero = E.select(E.equal(zeros, 1), nonzero_product, S.zeros_like(nonzero_product))
+    elsewhere = _restore(out, x, axis, keepdims) / E.select(is_zero, S.ones_like(x), x)
+    grad = E.select(is_zero, S.broadcast_like(at_zero, x), elsewhere)   # out / x is 0 when another x is 0
+    return (_restore(g, x, axis, keepdims) * grad,)
+
+
+def _reduction(name, impl, vjp, dtypes):
+    prim = op(name, "reduction", dtypes=dtypes, sample="reduction", differentiable=vjp is not None)(_rule)
+    prim.impl, prim.vjp = impl, vjp
+    return prim
+
+
+def _extreme_impl(fn):
+    def impl(x, axis, keepdims):
+        if x.size == 0:     # TF returns the identity (-inf/+inf or the int limits) for empty reductions
+            info = np.finfo(x.dtype) if x.dtype.kind == "f" else np.iinfo(x.dtype)
+            identity = (-np.inf if x.dtype.kind == "f" else info.min) if fn is np.max else \
+                (np.inf if x.dtype.kind == "f" else info.max)
+            return fn(x, axis=axis, keepdims=keepdims, initial=identity)
+        return fn(x, axis=axis, keepdims=keepdims)
+    return impl
+
+
+_sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.NUMERIC)
+_mean = _reduction("reduce_mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.NUMERIC)
+_max = _reduction("reduce_max", _extreme_impl(np.max), _extreme_vjp, dt.NUMERIC)
+_min = _reduction("reduce_min", _extreme_impl(np.min), _extreme_vjp, dt.NUMERIC)
+_prod = _reduction("reduce_prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+                   _prod_vjp, dt.NUMERIC)
+_any = _reduction("reduce_any", lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
+_all = _reduction("reduce_all", lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
+
+
+def _public(prim):
+    def reduce(input_tensor, axis=None, keepdims=False, name=None):
+        x = convert_to_tensor(input_tensor)
+        if axis is not None and not isinstance(axis, (int, np.integer)):
+            axis = np.asarray(axis.numpy() if hasattr(axis, "numpy") else axis).tolist()
+        return prim(x, axis=normalize_axes(prim.name, axis, x.ndim), keepdims=bool(keepdims))
+    reduce.__name__ = prim.name
+    return reduce
+
+
+reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod, reduce_any, reduce_all = (
+    _public(p) for p in (_sum, _mean, _max, _min, _prod, _any, _all))
+
+
+def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
+    x = convert_to_tensor(input_tensor)
+    peak = E.stop_gradient(reduce_max(x, axis=axis, keepdims=True))
+    peak = E.select(E.is_finite(peak), peak, S.zeros_like(peak))
+    result = E.log(reduce_sum(E.exp(x - peak), axis=axis, keepdims=True)) + peak
+    return result if keepdims else S.squeeze(result, axis=normalize_axes("reduce_logsumexp", axis, x.ndim))
+
+
+def _arg_rule(x, axis, output_type):
+    return reduced_shape(x.shape, (axis,), False), output_type
+
+
+def _arg(name, fn):
+    prim = op(name, "reduction", differentiable=False, dtypes=dt.NUMERIC, sample="arg_reduction")(_arg_rule)
+    prim.impl = lambda x, axis, output_type: fn(x, axis=axis)
+
+    def public(input, axis=None, output_type=dt.int64, name=None):
+        x = convert_to_tensor(input)
+        return prim(x, axis=normalize_axis(prim.name, axis or 0, x.ndim), output_type=dt.as_dtype(output_type))
+    return prim, public
+
+
+_argmax, argmax = _arg("argmax", np.argmax)
+_argmin, argmin = _arg("argmin", np.argmin)

@@ -1,0 +1,300 @@
+"""Tensor: an eager value (ndarray) or a symbolic value in a graph being traced."""
+import numpy as np
+
+from . import dtypes
+from .errors import SymbolicValueError
+from .source_location import user_location
+
+
+class TensorShape(tuple):
+    """A tuple of dims (None = unknown) that compares equal to tuples and lists."""
+
+    def __new__(cls, dims):
+        if isinstance(dims, TensorShape):
+            return dims
+        if dims is None:
+            raise ValueError("TensorShape of unknown rank is not supported")
+        return super().__new__(cls, (None if d is None else int(d) for d in dims))
+
+    rank = ndims = property(lambda self: len(self))
+
+    def as_list(self):
+        return list(self)
+
+    def is_fully_defined(self):
+        return all(d is not None for d in self)
+
+    def num_elements(self):
+        return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
+
+    def is_compatible_with(self, other):
+        other = TensorShape(other)
+        return len(self) == len(other) and all(a is None or b is None or a == b for a, b in zip(self, other))
+
+    def __getitem__(self, item):
+        result = tuple.__getitem__(self, item)
+        return TensorShape(result) if isinstance(item, slice) else result
+
+    def __eq__(self, other):
+        if isinstance(other, (tuple, list)):
+            return tuple(self) == tuple(other)
+        return NotImplemented
+
+    def __ne__(self, other):
+        eq = self.__eq__(other)
+        return eq if eq is NotImplemented else not eq
+
+    __hash__ = tuple.__hash__
+
+    def __repr__(self):
+        return f"TensorShape({list(self)})"
+
+    def __str__(self):
+        return "(" + ", ".join("None" if d is None else str(d) for d in self) + ("," if len(self) == 1 else "") + ")"
+
+
+def format_shape_dtype(shape, dtype):
+    """'float32[10,10]', with '?' for unknown dims — used by retrace records and errors."""
+    return f"{dtype.name}[{','.join('?' if d is None else str(d) for d in shape)}]"
+
+
+class TensorSpec:
+    """Describes a tensor argument: shape (None = any size) and dtype."""
+
+    def __init__(self, shape, dtype=dtypes.float32, name=None):
+        self.shape = TensorShape(shape)
+        self.dtype = dtypes.as_dtype(dtype)
+        self.name = name
+
+    @classmethod
+    def from_tensor(cls, tensor, name=None):
+        return cls(tensor.shape, tensor.dtype, name)
+
+    def is_compatible_with(self, value):
+        return self.dtype == value.dtype and self.shape.is_compatible_with(value.shape)
+
+    def __eq__(self, other):
+        return isinstance(other, TensorSpec) and (self.shape, self.dtype, self.name) == (other.shape, other.dtype, other.name)
+
+    def __hash__(self):
+        return hash((tuple(self.shape), self.dtype, self.name))
+
+    def __repr__(self):
+        return f"TensorSpec(shape={self.shape}, dtype={self.dtype!r}, name={self.name!r})"
+
+
+class TensorOperators:
+    """Python operators, shared by Tensor and Variable; each maps to one registered op."""
+    __array_priority__ = 100   # ndarray <op> Tensor defers to the Tensor's reflected operator
+
+    def __hash__(self):
+        raise TypeError(f"{type(self).__name__} is unhashable. Instead, use tensor.ref() as the key.")
+
+    def ref(self):
+        return _Ref(self)
+
+    experimental_ref = ref
+
+    def __eq__(self, other):
+        if other is None:
+            return False
+        try:
+            return _ops.equal(self, other)
+        except (TypeError, ValueError):
+            return False
+
+    def __ne__(self, other):
+        if other is None:
+            return True
+        try:
+            return _ops.not_equal(self, other)
+        except (TypeError, ValueError):
+            return True
+
+
+def _binary_operator(op_name, reflected=False):
+    def method(self, other):
+        op = getattr(_ops, op_name)
+        return op(other, self) if reflected else op(self, other)
+    method.__name__ = op_name
+    return method
+
+
+def _unary_operator(op_name):
+    def method(self):
+        return getattr(_ops, op_name)(self)
+    method.__name__ = op_name
+    return method
+
+
+_BINARY_OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
+                     "floordiv": "floordiv", "mod": "floormod", "pow": "pow", "matmul": "matmul",
+                     "and": "logical_and", "or": "logical_or", "xor": "logical_xor"}
+for _dunder, _op in _BINARY_OPERATORS.items():
+    setattr(TensorOperators, f"__{_dunder}__", _binary_operator(_op))
+    setattr(TensorOperators, f"__r{_dunder}__", _binary_operator(_op, reflected=True))
+for _dunder, _op in {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal"}.items():
+    setattr(TensorOperators, f"__{_dunder}__", _binary_operator(_op))
+for _dunder, _op in {"neg": "negative", "abs": "abs", "invert": "logical_not", "pos": "identity"}.items():
+    setattr(TensorOperators, f"__{_dunder}__", _unary_operator(_op))
+
+
+class _Ref:
+    """Hashable reference to a Tensor/Variable (tensor.ref())."""
+    __slots__ = ("_obj",)
+
+    def __init__(self, obj):
+        self._obj = obj
+
+    def deref(self):
+        return self._obj
+
+    def __hash__(self):
+        return id(self._obj)
+
+    def __eq__(self, other):
+        return isinstance(other, _Ref) and other._obj is self._obj
+
+
+class Tensor(TensorOperators):
+    """Eager: `_value` holds an ndarray. Symbolic: `_symbol` is an ir Value of the graph being traced."""
+
+    def __init__(self, value=None, symbol=None):
+        self._value = value
+        self._symbol = symbol
+        if symbol is None:
+            self._shape = TensorShape(value.shape)
+            self._dtype = dtypes.as_dtype(value.dtype)
+        else:
+            self._shape = TensorShape(symbol.shape)
+            self._dtype = symbol.dtype
+
+    @property
+    def shape(self):
+        return self._shape
+
+    def get_shape(self):
+        return self._shape
+
+    @property
+    def dtype(self):
+        return self._dtype
+
+    @property
+    def ndim(self):
+        return len(self._shape)
+
+    @property
+    def is_symbolic(self):
+        return self._symbol is not None
+
+    @property
+    def name(self):
+        if self._symbol is None:
+            raise AttributeError("Tensor.name is meaningless when eager execution is enabled.")
+        node = self._symbol.node
+        op = node.op if node is not None else (self._symbol.name or "input")
+        return f"{op.capitalize() if node is not None else op}_{self._symbol.id}:0"
+
+    @property
+    def device(self):
+        return "/job:localhost/replica:0/task:0/device:CPU:0"
+
+    # ---- concrete values ----
+    def _concrete(self, what, fixes=None):
+        if self._symbol is not None:
+            raise SymbolicValueError(symbolic_value_message(self, what, fixes))
+        return self._value
+
+    def numpy(self):
+        value = self._concrete(".numpy()", "return the tensor from the @function and call .numpy() on the result")
+        return value[()] if value.ndim == 0 else value
+
+    def __array__(self, dtype=None, copy=None):
+        value = self._concrete("conversion to a NumPy array",
+                               "use tracejit ops instead of NumPy functions inside @function")
+        return value if dtype is None else value.astype(dtype, copy=False)
+
+    def _scalar(self, what):
+        value = self._concrete(what)
+        if value.size != 1:
+            raise ValueError(f"{what} needs a tensor with one element, got shape {self.shape}")
+        return value.reshape(())[()]
+
+    def __bool__(self):
+        if self._symbol is None and self._value.size != 1:
+            raise ValueError(f"The truth value of a tensor with shape {self.shape} is ambiguous; "
+                             "use tracejit.reduce_any or tracejit.reduce_all")
+        return bool(self._scalar("bool()"))
+
+    def __int__(self):
+        return int(self._scalar("int()"))
+
+    def __float__(self):
+        return float(self._scalar("float()"))
+
+    def __index__(self):
+        if not self._dtype.is_integer:
+            raise TypeError(f"only integer scalar tensors can be used as an index, got {self._dtype.name}")
+        return int(self._scalar("use as an index"))
+
+    def __len__(self):
+        self._concrete("len()", "use x.shape[0] for a static size or tracejit.shape(x)[0]")
+        if not self._shape:
+            raise TypeError("len() of a 0-d tensor")
+        return self._shape[0]
+
+    def __iter__(self):
+        self._concrete("iteration", "use tracejit.unstack(x) for a fixed size, or vectorize the loop body")
+        if not self._shape:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._shape[0]))
+
+    def __getitem__(self, index):
+        return _ops.strided_slice(self, index)
+
+    def __repr__(self):
+        if self._symbol is not None:
+            return f'<tf.Tensor "{self.name}" shape={self._shape} dtype={self._dtype.name}>'
+        return f"<tf.Tensor: shape={self._shape}, dtype={self._dtype.name}, numpy={_numpy_repr(self._value)}>"
+
+    def __str__(self):
+        if self._symbol is not None:
+            return f'Tensor("{self.name}", shape={self._shape}, dtype={self._dtype.name})'
+        return f"tf.Tensor({_numpy_str(self._value)}, shape={self._shape}, dtype={self._dtype.name})"
+
+    def __format__(self, spec):
+        if spec and self._symbol is None and self._value.ndim == 0:
+            return format(self._value[()], spec)
+        return str(self) if not spec else format(str(self), spec)
+
+    def __copy__(self):
+        return self
+
+    def __deepcopy__(self, memo):
+        return self if self._symbol is not None else Tensor(self._value.copy())
+
+
+def _numpy_repr(value):
+    if value.ndim == 0:
+        scalar = value[()]
+        return repr(scalar) if isinstance(scalar, bytes) else str(scalar)
+    return "\n" + np.array_repr(value)
+
+
+def _numpy_str(value):
+    text = str(value) if value.ndim else _numpy_repr(value)
+    return ("\n" + text) if "\n" in text else text
+
+
+def symbolic_value_message(tensor, what, fixes=None):
+    """The TracingError text for needing a concrete value from a symbolic tensor."""
+    fix = fixes or ("use tracejit.where(cond, x, y) for elementwise choices, tracejit.cond(pred, true_fn, "
+                    "false_fn) for branches, or pass the value as a Python scalar (a static argument: "
+                    "one trace per value)")
+    return (f"{what} of a symbolic tensor (shape={tensor.shape}, dtype={tensor.dtype.name}) at "
+            f"{user_location()} while tracing a @function: its value is not known until the compiled "
+            f"graph runs. Fix: {fix}.")
+
+
+from . import ops as _ops  # noqa: E402  (operators dispatch to the op registry, which imports Tensor)
