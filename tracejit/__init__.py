@@ -6,6 +6,10 @@ from .tensor import Tensor, TensorShape, TensorSpec  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range, where, constant, convert_to_tensor, add_n, truediv  # noqa: F401
 from .variables import Variable  # noqa: F401
+from .autodiff import GradientTape  # noqa: F401
+from .jit import function, ConcreteFunction  # noqa: F401
+from .control_flow import cond  # noqa: F401
+from .ir.graph import init_scope  # noqa: F401
 from . import math, nn, linalg, random  # noqa: F401
 
 newaxis = None

@@ -23,3 +23,7 @@ class VariableCreationError(TracingError):
 
 class LeakedTensorError(TracingError):
     """A symbolic tensor was used outside the trace that created it."""
+
+
+class RetracingWarning(UserWarning):
+    """A @function keeps retracing because its arguments keep changing."""

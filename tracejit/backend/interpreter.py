@@ -30,6 +30,8 @@ class Interpreter:
                 self.steps.append((node.prim.impl, node.params, ins, out, node.outputs[0].dtype.np))
         self.size = len(slot)
         self.out_slots = [slot[v.id] for v in graph.outputs]
+        # outputs that are arguments, variable values or constants are copied: results never alias state
+        self.copied_outputs = {slot[v.id] for v in graph.outputs if v.node is None or v.node.op == "const"}
 
     def __call__(self, arrays):
         env = [None] * self.size
@@ -47,7 +49,7 @@ class Interpreter:
                     impl, params, ins, out, np_dtype = step
                     result = np.asarray(impl(*[env[i] for i in ins], **params))
                     env[out] = result if result.dtype == np_dtype else result.astype(np_dtype)
-        return [env[i] for i in self.out_slots]
+        return [env[i].copy() if i in self.copied_outputs else env[i] for i in self.out_slots]
 
 
 def evaluate_value(graph, value):

@@ -93,6 +93,18 @@ class Graph:
         self.nodes.append(node)
         self._var_current[id(variable)] = new_value
 
+    def variable_state(self):
+        """Snapshot of each captured variable's current SSA value (for tracing branches)."""
+        return dict(self._var_current)
+
+    def restore_variable_state(self, state):
+        self._var_current = {k: state.get(k, self._var_input[k]) for k in self._var_current}
+
+    def captured_variable(self, variable_id):
+        """(input Value, Variable) for the id() of a captured variable."""
+        value = self._var_input[variable_id]
+        return value, self.variable_of(value)
+
     def variable_of(self, value):
         """The Variable object a variable-input Value refers to."""
         for v, var in self.variables:

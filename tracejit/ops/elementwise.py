@@ -169,11 +169,17 @@ select.vjp = lambda g, c, x, y, out: (None, _sum_to(select(c, g, S.zeros_like(g)
 
 
 @op("cast", "elementwise", expr="cast({0})", same_dtype=(), sample="cast")
-def cast(x, dtype):
+def _cast(x, dtype):
     if x.dtype.kind == "s" or dtype.kind == "s":
         raise InvalidArgumentError(f"cast: cannot cast {x.dtype.name} to {dtype.name}")
     return tuple(x.shape), dtype
 
 
-cast.impl = lambda x, dtype: x.astype(dtype.np)
-cast.vjp = lambda g, x, out, dtype: (cast(g, dtype=x.dtype) if _float(x) and dtype.is_floating else None,)
+_cast.impl = lambda x, dtype: x.astype(dtype.np)
+_cast.vjp = lambda g, x, out, dtype: (cast(g, x.dtype) if _float(x) and dtype.is_floating else None,)
+
+
+def cast(x, dtype, name=None):
+    from .core import convert_to_tensor
+    x, dtype = convert_to_tensor(x), dt.as_dtype(dtype)
+    return x if x.dtype == dtype else _cast(x, dtype=dtype)

@@ -1,0 +1,36 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+
+import tracejit as tf  # noqa: E402
+from tracejit import dtypes as dt  # noqa: E402
+
+# Compiled vs eager tolerances per dtype (the NumPy interpreter is exact; compiled kernels may
+# reorder float arithmetic or use vectorized math functions accurate to a few ulp).
+TOLERANCES = {dt.float16: dict(rtol=1e-2, atol=1e-3), dt.float32: dict(rtol=1e-5, atol=1e-6),
+              dt.float64: dict(rtol=1e-12, atol=1e-14)}
+
+
+def assert_close(actual, expected, dtype=None):
+    actual, expected = np.asarray(actual), np.asarray(expected)
+    assert actual.shape == expected.shape, (actual.shape, expected.shape)
+    assert actual.dtype == expected.dtype, (actual.dtype, expected.dtype)
+    tol = TOLERANCES.get(dtype or dt.as_dtype(expected.dtype)) if expected.dtype.kind == "f" else None
+    if tol:
+        np.testing.assert_allclose(actual, expected, **tol)
+    else:
+        np.testing.assert_array_equal(actual, expected)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_state(monkeypatch):
+    """Each test starts eager, without debug output, with no global seed."""
+    monkeypatch.delenv("TRACEJIT_DEBUG", raising=False)
+    tf.config.run_functions_eagerly(False)
+    tf.random.set_seed(None)
+    yield
+    tf.config.run_functions_eagerly(False)

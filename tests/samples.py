@@ -1,0 +1,144 @@
+"""Sample inputs for every registered primitive, used by the registry-wide tests.
+
+Ops of a family (`sample="unary"`, "binary", "reduction") get generated samples from their
+declaration (dtypes, domain); other ops have an entry in SPECIFIC. A primitive with neither
+makes test_every_primitive_has_samples fail, so declaring an op means testing it."""
+import numpy as np
+
+import tracejit as tf
+from tracejit import dtypes as dt
+
+
+class Sample:
+    def __init__(self, args, params=None, label=""):
+        self.args, self.params, self.label = list(args), dict(params or {}), label
+
+    def __repr__(self):
+        shapes = ",".join(f"{np.asarray(a).dtype}{list(np.shape(a))}" for a in self.args)
+        return f"{self.label or 'sample'}({shapes})"
+
+
+def _rng(seed=0):
+    return np.random.default_rng(seed)
+
+
+def array(shape, dtype, domain=None, seed=0):
+    """Random test data of a dtype; floats avoid the domain's edges, ints avoid 0 if the domain is positive."""
+    rng, dtype = _rng(seed + hash(tuple(shape)) % 1000), dt.as_dtype(dtype)
+    low, high = domain or (-2.0, 2.0)
+    if dtype.is_bool:
+        return rng.random(shape) > 0.5
+    if dtype.is_integer:
+        lo = max(int(np.ceil(low)), 1 if low > 0 else (0 if dtype.is_unsigned else -3))
+        hi = min(int(np.floor(high)), 3) if high < 3 else 3
+        return rng.integers(lo, max(hi, lo) + 1, size=shape).astype(dtype.np)
+    return rng.uniform(low, high, size=shape).astype(dtype.np)
+
+
+UNARY_SHAPES = [(), (3,), (2, 3), (0, 3)]
+BINARY_SHAPES = [((), ()), ((3,), (3,)), ((2, 3), (3,)), ((2, 1), (1, 3)), ((2, 3), ()), ((0, 3), (3,))]
+REDUCTION_CASES = [((2, 3, 4), None, False), ((2, 3, 4), (0,), False), ((2, 3, 4), (1, 2), True),
+                   ((3,), (0,), True), ((0, 3), (1,), False)]
+
+
+def test_dtypes(prim):
+    """The dtypes a family op is exercised with: the interesting subset of what it accepts."""
+    allowed = prim.dtypes or dt.ALL
+    wanted = [dt.float32, dt.float64, dt.int32, dt.bool_, dt.float16]
+    return [d for d in wanted if d in allowed]
+
+
+def family_samples(prim, dtype):
+    d = prim.domain
+    if prim.sample == "unary":
+        params = {"alpha": 0.2} if prim.name == "leaky_relu" else {}
+        return [Sample([array(s, dtype, d)], params, f"{s}") for s in UNARY_SHAPES]
+    if prim.sample == "binary":
+        return [Sample([array(a, dtype, d, 1), array(b, dtype, d, 2)], {}, f"{a}x{b}") for a, b in BINARY_SHAPES]
+    if prim.sample == "reduction":
+        return [Sample([array(s, dtype, d)], {"axis": tuple(range(len(s))) if ax is None else ax,
+                                              "keepdims": k}, f"{s}/{ax}/{k}") for s, ax, k in REDUCTION_CASES]
+    raise KeyError(prim.sample)
+
+
+def _f(shape, seed=0, dtype=np.float64, domain=None):
+    return array(shape, dtype, domain, seed)
+
+
+def _i(values):
+    return np.array(values, np.int32)
+
+
+def specific(dtype):
+    """Samples per op name, for ops whose params or inputs are specific. Float data uses `dtype`."""
+    f = lambda shape, seed=0: _f(shape, seed, dtype.np)  # noqa: E731
+    slicing = [(slice(1, 3), slice(None, None, 2)), (1, Ellipsis), (None, -1), (slice(None, None, -1),)]
+    return {
+        "select": [Sample([array((2, 3), "bool"), f((2, 3), 1), f((3,), 2)]),
+                   Sample([array((), "bool"), f((2,), 1), f((2,), 2)])],
+        "cast": [Sample([f((2, 3))], {"dtype": dt.float64 if dtype != dt.float64 else dt.float32}),
+                 Sample([f((3,))], {"dtype": dt.int32}), Sample([f((0,))], {"dtype": dt.bool_})],
+        "reshape": [Sample([f((2, 3))], {"shape": (3, 2)}), Sample([f((2, 3))], {"shape": (-1,)}),
+                    Sample([f((0, 3))], {"shape": (3, 0)})],
+        "transpose": [Sample([f((2, 3))], {"perm": (1, 0)}), Sample([f((2, 3, 4))], {"perm": (2, 0, 1)})],
+        "squeeze": [Sample([f((1, 3, 1))], {"axis": (0, 2)}), Sample([f((2, 1))], {"axis": (1,)})],
+        "expand_dims": [Sample([f((2, 3))], {"axis": 0}), Sample([f((2, 3))], {"axis": 2})],
+        "broadcast_to": [Sample([f((3,))], {"shape": (2, 3)}), Sample([f((2, 1))], {"shape": (2, 4)})],
+        "sum_to": [Sample([f((2, 3)), f((1, 3), 1)]), Sample([f((2, 3)), f((3,), 1)])],
+        "broadcast_like": [Sample([f((1, 3)), f((2, 3), 1)]), Sample([f((3,)), f((2, 3), 1)])],
+        "tile": [Sample([f((2, 3))], {"multiples": (2, 1)}), Sample([f((2,))], {"multiples": (3,)})],
+        "concat": [Sample([f((2, 3)), f((1, 3), 1)], {"axis": 0}), Sample([f((2, 1)), f((2, 2), 1), f((2, 0))],
+                                                                         {"axis": 1})],
+        "stack": [Sample([f((2, 3)), f((2, 3), 1)], {"axis": 1}), Sample([f(()), f((), 1)], {"axis": 0})],
+        "strided_slice": [Sample([f((4, 5))], {"index": ix}, str(ix)) for ix in slicing],
+        "strided_slice_grad": [Sample([f((2, 3)), f((4, 5), 1)], {"index": (slice(1, 3), slice(None, None, 2))})],
+        "slice_update": [Sample([f((4, 5)), f((2, 3), 1)], {"index": (slice(1, 3), slice(None, None, 2))}),
+                         Sample([f((4, 5)), f((), 1)], {"index": (0, 1)})],
+        "gather": [Sample([f((5, 3)), _i([0, 4, 2, 2])], {"axis": 0}), Sample([f((2, 3)), _i([[0, 1], [2, 2]])],
+                                                                              {"axis": 1})],
+        "gather_grad": [Sample([f((4, 3)), _i([0, 4, 2, 2]), f((5, 3), 1)], {"axis": 0})],
+        "scatter_nd_update": [Sample([f((4, 3)), _i([[0], [2]]), f((2, 3), 1)]),
+                              Sample([f((4, 3)), _i([[0, 1], [3, 2]]), f((2,), 1)])],
+        "gather_nd": [Sample([f((4, 3)), _i([[0, 1], [3, 2], [3, 2]])]), Sample([f((4, 3)), _i([[1], [1]])])],
+        "scatter_nd_add": [Sample([f((4, 3)), _i([[0], [0]]), f((2, 3), 1)])],
+        "one_hot": [Sample([_i([0, 2, 5])], {"depth": 4, "on_value": 1, "off_value": 0, "axis": 1,
+                                             "dtype": dtype}),
+                    Sample([_i([[1, 0]])], {"depth": 3, "on_value": 5, "off_value": -1, "axis": 0,
+                                            "dtype": dtype})],
+        "fill_like": [Sample([f((2, 3))], {"value": 0, "dtype": dtype}), Sample([f((0,))], {"value": 1,
+                                                                                          "dtype": dt.int32})],
+        "shape": [Sample([f((2, 3))], {"out_type": dt.int32}), Sample([f(())], {"out_type": dt.int64})],
+        "where_indices": [Sample([array((2, 3), "bool")]), Sample([array((4,), "bool", seed=3)])],
+        "matmul": [Sample([f((2, 3)), f((3, 4), 1)]), Sample([f((2, 2, 3)), f((3, 4), 1)]),
+                   Sample([f((3, 2)), f((4, 3), 1)], {"transpose_a": True, "transpose_b": True}),
+                   Sample([f((3, 2)), f((3, 4), 1)], {"transpose_a": True}),
+                   Sample([f((2, 0)), f((0, 4), 1)])],
+        "argmax": [Sample([f((3, 4))], {"axis": 1, "output_type": dt.int64}),
+                   Sample([f((3, 4))], {"axis": 0, "output_type": dt.int32})],
+        "argmin": [Sample([f((3, 4))], {"axis": 1, "output_type": dt.int64})],
+    }
+
+
+def samples_for(prim, dtype=dt.float64):
+    if prim.sample in ("unary", "binary", "reduction"):
+        return family_samples(prim, dtype)
+    table = specific(dtype)
+    return table.get(prim.name)
+
+
+def cases(dtypes_for=test_dtypes, differentiable_only=False, float64_only=False):
+    """(prim, dtype, sample) triples over the registry, for parametrize."""
+    out = []
+    for name, prim in sorted(tf.ops.REGISTRY.items()):
+        if prim.stateful or (differentiable_only and not prim.differentiable):
+            continue
+        if float64_only:
+            kinds = [dt.float64]
+        elif prim.sample in ("unary", "binary", "reduction"):
+            kinds = dtypes_for(prim)
+        else:
+            kinds = [dt.float32, dt.float64]
+        for dtype in kinds:
+            for i, s in enumerate(samples_for(prim, dtype) or []):
+                out.append((prim, dtype, s, f"{name}-{dtype.name}-{i}"))
+    return out

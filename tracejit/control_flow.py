@@ -1,0 +1,52 @@
+"""tracejit.cond: Python branching when the predicate is known, otherwise both branches are
+traced and merged with select — outputs and variable assignments alike."""
+from .errors import InvalidArgumentError, TracingError
+from .ir.graph import current_graph
+from .jit.signature import unflatten
+from .ops import core
+from .ops.elementwise import select
+from .tensor import Tensor
+
+
+def cond(pred, true_fn=None, false_fn=None, name=None):
+    if true_fn is None or false_fn is None:
+        raise TypeError("cond: true_fn and false_fn are both required")
+    if not isinstance(pred, Tensor) and not hasattr(pred, "_as_tensor"):
+        return true_fn() if pred else false_fn()
+    pred = core.convert_to_tensor(pred)
+    if not pred.dtype.is_bool or pred.ndim != 0:
+        raise InvalidArgumentError(f"cond: pred must be a scalar bool tensor, got shape {pred.shape} "
+                                   f"dtype {pred.dtype.name}")
+    if not pred.is_symbolic:
+        return true_fn() if bool(pred) else false_fn()
+    graph = current_graph()
+    before = graph.variable_state()
+    true_out = true_fn()
+    after_true = graph.variable_state()
+    graph.restore_variable_state(before)
+    false_out = false_fn()
+    after_false = graph.variable_state()
+    for var_id, f in after_false.items():      # restoring kept every variable either branch touched
+        initial, variable = graph.captured_variable(var_id)
+        t = after_true.get(var_id, initial)
+        if t is not f:
+            variable.assign(select(pred, Tensor(symbol=t), Tensor(symbol=f)))
+    false_leaves = []
+    unflatten(false_out, false_leaves.append)
+    leaves = iter(false_leaves)
+
+    def merge(t):
+        f = next(leaves, None)
+        if t is None and f is None:
+            return None
+        if t is None or f is None:
+            raise TracingError("cond: true_fn and false_fn must return the same structure")
+        t, f = core.convert_to_tensor(t), core.convert_to_tensor(f)
+        if t.dtype != f.dtype or tuple(t.shape) != tuple(f.shape):
+            raise TracingError(f"cond: branches return different types: {t.dtype.name}{list(t.shape)} vs "
+                               f"{f.dtype.name}{list(f.shape)}")
+        return select(pred, t, f)
+    result = unflatten(true_out, merge)
+    if next(leaves, None) is not None:
+        raise TracingError("cond: true_fn and false_fn must return the same structure")
+    return result

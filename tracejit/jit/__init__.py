@@ -1,0 +1,1 @@
+from .function import ConcreteFunction, Function, RetraceRecord, function  # noqa: F401

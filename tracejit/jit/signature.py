@@ -1,0 +1,100 @@
+"""Cache keys for @function calls: the nested structure of args/kwargs with, for each leaf,
+dtype+shape (tensors, ndarrays), value (Python scalars, strings, None), or identity (Variables
+and other objects). Also describes leaves for retrace explanations."""
+import numpy as np
+
+from .. import dtypes as dt
+from ..tensor import Tensor, TensorSpec, format_shape_dtype
+from ..variables import Variable
+
+TENSOR, STATIC, CAPTURED = "tensor", "static", "captured"
+
+
+class Leaf:
+    """One flattened argument: kind, path (for messages), key part, and the value to pass."""
+    __slots__ = ("kind", "path", "key", "value", "spec")
+
+    def __init__(self, kind, path, key, value, spec=None):
+        self.kind, self.path, self.key, self.value, self.spec = kind, path, key, value, spec
+
+    def describe(self):
+        if self.kind == TENSOR:
+            return format_shape_dtype(self.spec.shape, self.spec.dtype)
+        if self.kind == CAPTURED:
+            return f"<{type(self.value).__name__} at {id(self.value):#x}>"
+        return repr(self.value)
+
+
+def _tensor_leaf(path, array_or_tensor, spec=None):
+    if isinstance(array_or_tensor, Tensor):
+        array = array_or_tensor._value
+    else:
+        array = np.asarray(array_or_tensor)
+    spec = spec or TensorSpec(array.shape, dt.as_dtype(array.dtype))
+    return Leaf(TENSOR, path, ("T", spec.dtype.name, tuple(spec.shape)), array, spec)
+
+
+def flatten(value, path, leaves):
+    """Append the leaves of `value` to `leaves`; return the structure key."""
+    if isinstance(value, Tensor) or isinstance(value, np.ndarray) or isinstance(value, np.generic):
+        leaf = _tensor_leaf(path, value)
+    elif isinstance(value, TensorSpec):
+        leaf = Leaf(TENSOR, path, ("T", value.dtype.name, tuple(value.shape)), None, value)
+    elif isinstance(value, Variable):
+        leaf = Leaf(CAPTURED, path, ("V", id(value)), value)
+    elif value is None or isinstance(value, (bool, int, float, str, bytes, complex)):
+        leaf = Leaf(STATIC, path, ("P", type(value).__name__, value), value)
+    elif isinstance(value, dict):
+        return ("dict",) + tuple((k, flatten(value[k], f"{path}[{k!r}]", leaves)) for k in sorted(value))
+    elif isinstance(value, (list, tuple)):
+        return (type(value).__name__,) + tuple(flatten(v, f"{path}[{i}]", leaves) for i, v in enumerate(value))
+    else:
+        leaf = Leaf(CAPTURED, path, ("O", type(value).__name__, id(value)), value)
+    leaves.append(leaf)
+    return leaf.key
+
+
+def unflatten(structure_value, make_leaf):
+    """Rebuild a value of the same structure, replacing each leaf through make_leaf(leaf_value)."""
+    if isinstance(structure_value, dict):
+        return {k: unflatten(structure_value[k], make_leaf) for k in structure_value}
+    if isinstance(structure_value, (list, tuple)):
+        items = [unflatten(v, make_leaf) for v in structure_value]
+        return type(structure_value)(*items) if hasattr(structure_value, "_fields") else type(structure_value)(items)
+    return make_leaf(structure_value)
+
+
+def bind_arguments(signature, args, kwargs):
+    """Python's own binding (so wrong calls give Python's TypeError), defaults applied."""
+    bound = signature.bind(*args, **kwargs)
+    bound.apply_defaults()
+    return bound
+
+
+def call_leaves(bound):
+    """Flatten bound arguments: (key, leaves)."""
+    leaves = []
+    key = tuple((name, flatten(value, name, leaves)) for name, value in bound.arguments.items())
+    return key, leaves
+
+
+def match_input_signature(function_name, input_signature, args):
+    """With input_signature: every positional argument is converted to its TensorSpec."""
+    if len(args) != len(input_signature):
+        raise TypeError(f"{function_name}: input_signature has {len(input_signature)} entries but the call "
+                        f"passed {len(args)} positional arguments")
+    from ..ops.core import convert_to_tensor
+    converted = []
+    for i, (arg, spec) in enumerate(zip(args, input_signature)):
+        if isinstance(arg, TensorSpec):
+            if arg.dtype != spec.dtype or not spec.shape.is_compatible_with(arg.shape):
+                raise TypeError(f"{function_name}: {arg} does not match input_signature {spec}")
+            converted.append(arg)
+            continue
+        tensor = arg if isinstance(arg, Tensor) else convert_to_tensor(
+            arg.read_value() if isinstance(arg, Variable) else arg, dtype_hint=spec.dtype)
+        if not spec.is_compatible_with(tensor):
+            raise TypeError(f"{function_name}: argument {i} of type {format_shape_dtype(tensor.shape, tensor.dtype)} "
+                            f"does not match input_signature {format_shape_dtype(spec.shape, spec.dtype)}")
+        converted.append(tensor)
+    return converted
