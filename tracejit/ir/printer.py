@@ -30,7 +30,7 @@ def _format_const(array):
 def format_node(node, indent="  "):
     if node.op == "assign":
         left = f"assign {node.inputs[0]!r}, {node.inputs[1]!r}"
-        return f"{indent}{left:<52}# {node.loc}"
+        return f"{indent}{left:<52}  # {node.loc}"
     args = ", ".join(repr(v) for v in node.inputs)
     if node.op == "const":
         args = _format_const(node.params["value"])
@@ -41,7 +41,7 @@ def format_node(node, indent="  "):
     out = node.outputs[0]
     left = f"{out!r} = {node.op} {args}{params}".rstrip()
     typed = f"{left:<34} : {format_type(out)}"
-    return f"{indent}{typed:<52}# {node.loc}"
+    return f"{indent}{typed:<52}  # {node.loc}"
 
 
 def format_graph(graph):

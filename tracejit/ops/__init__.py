@@ -51,3 +51,8 @@ def constant(value, dtype=None, shape=None, name=None):
             return broadcast_to(reshape(tensor, ()), shape)
         return reshape(tensor, shape)
     return tensor
+
+
+# `from tracejit.ops import *` exports functions only, never the family submodules (nn, random, ...)
+__all__ = [name for name, value in list(globals().items())
+           if not name.startswith("_") and callable(value) and not isinstance(value, type(random))]

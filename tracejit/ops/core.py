@@ -22,7 +22,8 @@ active_tapes = []     # GradientTapes currently recording (autodiff.py pushes/po
 
 class Primitive:
     def __init__(self, name, rule, kind, expr, same_dtype, dtypes, differentiable, stateful, sample, domain):
-        self.name = name
+        self.name = self.__name__ = name
+        self.__doc__ = rule.__doc__
         self.rule = rule                      # (*inputs, **params) -> (shape, DType)
         self.kind = kind                      # elementwise | reduction | matmul | shape | random | index | ...
         self.expr = expr                      # elementwise lowering template, e.g. "{0} + {1}"
