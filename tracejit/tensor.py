@@ -289,9 +289,10 @@ def _numpy_str(value):
 
 def symbolic_value_message(tensor, what, fixes=None):
     """The TracingError text for needing a concrete value from a symbolic tensor."""
-    fix = fixes or ("use tracejit.where(cond, x, y) for elementwise choices, tracejit.cond(pred, true_fn, "
-                    "false_fn) for branches, or pass the value as a Python scalar (a static argument: "
-                    "one trace per value)")
+    fix = ("use tracejit.where(cond, x, y) for elementwise choices, tracejit.cond(pred, true_fn, false_fn) "
+           "for branches, or pass the value as a Python scalar (a static argument: one trace per value)")
+    if fixes:
+        fix = f"{fixes}; otherwise {fix}"
     return (f"{what} of a symbolic tensor (shape={tensor.shape}, dtype={tensor.dtype.name}) at "
             f"{user_location()} while tracing a @function: its value is not known until the compiled "
             f"graph runs. Fix: {fix}.")

@@ -10,11 +10,12 @@ def _format_param(value):
     if isinstance(value, np.ndarray):
         return f"<{value.dtype}{list(value.shape)}>"
     if isinstance(value, slice):
-        return ":".join("" if p is None else str(p) for p in (value.start, value.stop, value.step)).rstrip(":") or ":"
+        text = ":".join("" if p is None else str(p) for p in (value.start, value.stop))
+        return text if value.step is None else f"{text}:{value.step}"
     if value is Ellipsis:
         return "..."
     if isinstance(value, tuple):
-        return "(" + ",".join(_format_param(v) for v in value) + ")"
+        return "(" + ",".join(_format_param(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if hasattr(value, "name") and hasattr(value, "short"):       # DType
         return value.name
     return str(value)

@@ -11,7 +11,7 @@ def verify(graph):
     var_inputs = {v.id for v, _ in graph.variables}
     for node in graph.nodes:
         for v in node.inputs:
-            if v.id not in defined:
+            if v.graph is not graph or v.id not in defined:
                 raise GraphVerificationError(f"{node.op} at {node.loc} uses {v!r} before it is defined")
         if node.op == "assign":
             if node.inputs[0].id not in var_inputs:
@@ -29,6 +29,6 @@ def verify(graph):
                 raise GraphVerificationError(f"{out!r} is defined twice")
             defined.add(out.id)
     for v in graph.outputs:
-        if v.id not in defined:
+        if v.graph is not graph or v.id not in defined:
             raise GraphVerificationError(f"output {v!r} is not defined")
     return graph

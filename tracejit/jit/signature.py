@@ -91,8 +91,9 @@ def match_input_signature(function_name, input_signature, args):
                 raise TypeError(f"{function_name}: {arg} does not match input_signature {spec}")
             converted.append(arg)
             continue
-        tensor = arg if isinstance(arg, Tensor) else convert_to_tensor(
-            arg.read_value() if isinstance(arg, Variable) else arg, dtype_hint=spec.dtype)
+        # Python values take the spec's dtype; tensors, variables and ndarrays must already match it
+        hint = None if isinstance(arg, (np.ndarray, np.generic, Variable)) else spec.dtype
+        tensor = convert_to_tensor(arg, dtype_hint=hint)
         if not spec.is_compatible_with(tensor):
             raise TypeError(f"{function_name}: argument {i} of type {format_shape_dtype(tensor.shape, tensor.dtype)} "
                             f"does not match input_signature {format_shape_dtype(spec.shape, spec.dtype)}")
