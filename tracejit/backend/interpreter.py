@@ -18,7 +18,8 @@ class Interpreter:
             slot[v.id] = len(slot)
             self.var_slots.append((slot[v.id], var))
         self.steps = []
-        for node in graph.nodes:
+        nodes = [m for n in graph.nodes for m in (n.params["members"] if n.op == "fused" else [n])]
+        for node in nodes:
             ins = [slot[v.id] for v in node.inputs]
             if node.op == "assign":
                 self.steps.append(("assign", graph.variable_of(node.inputs[0]), ins[1], None))

@@ -112,6 +112,49 @@ class Graph:
                 return var
         raise KeyError(value)
 
+    def clone(self, name=None):
+        """A copy with fresh Values and Nodes (params shared): passes mutate clones, never the traced graph."""
+        new = Graph(name or self.name)
+        new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in (
+            "inputs", "variables", "nodes", "outputs", "_var_input", "_var_current", "_constants")})
+        new._constants = {}
+        mapping = {}
+
+        def copy_value(v, node=None):
+            c = Value(new, v.id, v.shape, v.dtype, node, v.name)
+            mapping[id(v)] = c
+            return c
+        new.inputs = [copy_value(v) for v in self.inputs]
+        new.variables = [(copy_value(v), var) for v, var in self.variables]
+        new._var_input = {id(var): mapping[id(v)] for v, var in self.variables}
+        new._var_current = {k: mapping[id(v)] for k, v in self._var_current.items() if id(v) in mapping}
+        for node in self.nodes:
+            copy = Node(node.op, node.prim, [mapping[id(v)] for v in node.inputs], node.params, [], node.loc)
+            copy.outputs = [copy_value(v, copy) for v in node.outputs]
+            new.nodes.append(copy)
+        new.outputs = [mapping[id(v)] for v in self.outputs]
+        new._next_id = self._next_id
+        return new
+
+    def new_value(self, shape, dtype, node=None):
+        return self._new_value(shape, dtype, node)
+
+    def uses(self):
+        """id(Value) -> number of uses by nodes and outputs."""
+        counts = {}
+        for node in self.nodes:
+            for v in node.inputs:
+                counts[id(v)] = counts.get(id(v), 0) + 1
+        for v in self.outputs:
+            counts[id(v)] = counts.get(id(v), 0) + 1
+        return counts
+
+    def replace_uses(self, old, new):
+        """Every use of Value `old` (node inputs and graph outputs) now uses `new`."""
+        for node in self.nodes:
+            node.inputs = [new if v is old else v for v in node.inputs]
+        self.outputs = [new if v is old else v for v in self.outputs]
+
     def __str__(self):
         from .printer import format_graph
         return format_graph(self)

@@ -40,6 +40,11 @@ def format_node(node, indent="  "):
         shown = {k: v for k, v in node.params.items()}
         params = (" {" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items()) + "}") if shown else ""
     out = node.outputs[0]
+    if node.op == "fused":
+        op = f"fused[{','.join(m.op for m in node.params['members'])}]"
+        left = f"{', '.join(map(repr, node.outputs))} = {op} {args}"
+        typed = f"{left:<34} : {', '.join(format_type(v) for v in node.outputs)}"
+        return f"{indent}{typed:<52}  # {node.loc}"
     left = f"{out!r} = {node.op} {args}{params}".rstrip()
     typed = f"{left:<34} : {format_type(out)}"
     return f"{indent}{typed:<52}  # {node.loc}"

@@ -17,13 +17,10 @@ def verify(graph):
             if node.inputs[0].id not in var_inputs:
                 raise GraphVerificationError(f"assign at {node.loc} targets {node.inputs[0]!r}, not a variable")
             continue
-        if node.prim is not None:
-            shape, dtype = node.prim.rule(*node.inputs, **node.params)
-            out = node.outputs[0]
-            if tuple(shape) != tuple(out.shape) or dtype != out.dtype:
-                raise GraphVerificationError(
-                    f"{node.op} at {node.loc}: type rule gives {dtype.name}{list(shape)}, node has "
-                    f"{out.dtype.name}{list(out.shape)}")
+        if node.op == "fused":
+            _verify_fused(node)
+        elif node.prim is not None:
+            _check_type(node)
         for out in node.outputs:
             if out.id in defined:
                 raise GraphVerificationError(f"{out!r} is defined twice")
@@ -32,3 +29,23 @@ def verify(graph):
         if v.graph is not graph or v.id not in defined:
             raise GraphVerificationError(f"output {v!r} is not defined")
     return graph
+
+
+def _check_type(node):
+    shape, dtype = node.prim.rule(*node.inputs, **node.params)
+    out = node.outputs[0]
+    if tuple(shape) != tuple(out.shape) or dtype != out.dtype:
+        raise GraphVerificationError(f"{node.op} at {node.loc}: type rule gives {dtype.name}{list(shape)}, node "
+                                     f"has {out.dtype.name}{list(out.shape)}")
+
+
+def _verify_fused(node):
+    available = {id(v) for v in node.inputs}
+    for member in node.params["members"]:
+        if any(id(v) not in available for v in member.inputs):
+            raise GraphVerificationError(f"fused node at {node.loc}: member {member.op} reads a value that is "
+                                         "neither a fused input nor computed earlier in the group")
+        _check_type(member)
+        available.add(id(member.outputs[0]))
+    if any(id(v) not in available for v in node.outputs):
+        raise GraphVerificationError(f"fused node at {node.loc} exports a value its members do not compute")

@@ -38,7 +38,9 @@ class ConcreteFunction:
 
     def __init__(self, graph, structured_outputs, leaves, bound, debug):
         from ..backend import select_executable
-        self.graph = graph
+        from ..passes import optimize
+        self.graph = graph                    # as traced
+        self.optimized_graph, self.pass_reports = optimize(graph, debug)
         self.structured_outputs = structured_outputs
         self._leaf_paths = [leaf.path for leaf in leaves if leaf.kind == sig.TENSOR]
         self._specs = [leaf.spec for leaf in leaves if leaf.kind == sig.TENSOR]
@@ -46,7 +48,7 @@ class ConcreteFunction:
         self.outputs = [Tensor(symbol=v) for v in graph.outputs]
         self.variables = tuple(var for _, var in graph.variables)
         self.trainable_variables = tuple(v for v in self.variables if v.trainable)
-        self._executable = select_executable(graph, debug)
+        self._executable = select_executable(self.optimized_graph, debug)
 
     @property
     def kernels(self):

@@ -1,0 +1,134 @@
+"""Elementwise fusion: connected elementwise nodes with the same output shape become one
+`fused` node (one loop nest in the backend). Inputs may broadcast; results used outside the
+group (by other nodes, outputs or assigns) are exported. Groups never create cycles."""
+import heapq
+
+from ..dtypes import float16, string
+from ..ir.graph import Node
+
+MIN_GROUP = 2
+
+
+def fusible(node):
+    prim = node.prim
+    if prim is None or prim.kind != "elementwise" or prim.expr is None or prim.stateful or not node.outputs:
+        return False
+    values = node.inputs + node.outputs
+    return all(v.dtype not in (float16, string) for v in values) and None not in node.outputs[0].shape
+
+
+class Group:
+    def __init__(self, node, position):
+        self.members, self.ids, self.first, self.shape = [node], {id(node)}, position, node.outputs[0].shape
+
+    def add(self, node):
+        self.members.append(node)
+        self.ids.add(id(node))
+
+
+def _depends_on(value, group, position):
+    """Does `value` (transitively) depend on a member of `group`? Nodes before the group cannot."""
+    stack, seen = [value], set()
+    while stack:
+        v = stack.pop()
+        node = v.node
+        if node is None or id(node) in seen or position.get(id(node), -1) < group.first:
+            continue
+        if id(node) in group.ids:
+            return True
+        seen.add(id(node))
+        stack.extend(node.inputs)
+    return False
+
+
+def _group(graph):
+    position = {id(n): i for i, n in enumerate(graph.nodes)}
+    group_of, groups = {}, []
+    for i, node in enumerate(graph.nodes):
+        if not fusible(node):
+            continue
+        target = None
+        for v in node.inputs:
+            g = group_of.get(id(v.node)) if v.node is not None else None
+            if g is None or g.shape != node.outputs[0].shape or g is target:
+                continue
+            if all(u.node is None or id(u.node) in g.ids or not _depends_on(u, g, position) for u in node.inputs):
+                target = g
+                break
+        if target is None:
+            target = Group(node, i)
+            groups.append(target)
+        else:
+            target.add(node)
+        group_of[id(node)] = target
+    return [g for g in groups if len(g.members) >= MIN_GROUP]
+
+
+def _fused_node(graph, group, used_outside):
+    produced = {id(v) for m in group.members for v in m.outputs}
+    inputs, seen = [], set()
+    for m in group.members:
+        for v in m.inputs:
+            if id(v) not in produced and id(v) not in seen:
+                seen.add(id(v))
+                inputs.append(v)
+    exports = [m.outputs[0] for m in group.members if id(m.outputs[0]) in used_outside]
+    return Node("fused", None, inputs, {"members": group.members}, exports, group.members[-1].loc)
+
+
+def run(graph):
+    groups = _group(graph)
+    if not groups:
+        return []
+    member_of = {id(m): g for g in groups for m in g.members}
+    used_outside = {id(v) for v in graph.outputs}
+    for node in graph.nodes:
+        g = member_of.get(id(node))
+        for v in node.inputs:
+            if g is None or v.node is None or member_of.get(id(v.node)) is not g:
+                used_outside.add(id(v))
+    fused = {id(g): _fused_node(graph, g, used_outside) for g in groups}
+    position = {}
+    nodes = []
+    for i, node in enumerate(graph.nodes):
+        g = member_of.get(id(node))
+        if g is None:
+            nodes.append(node)
+            position[id(node)] = i
+        elif node is g.members[-1]:
+            nodes.append(fused[id(g)])
+            position[id(fused[id(g)])] = i
+    graph.nodes = _topological(nodes, position)
+    return [f"fused[{','.join(m.op for m in g.members)}] -> {', '.join(map(repr, fused[id(g)].outputs))}"
+            for g in groups]
+
+
+def _topological(nodes, position):
+    """Stable topological order (by original position); assigns keep their relative order."""
+    producer = {id(v): n for n in nodes for v in n.outputs}
+    deps = {id(n): {id(producer[id(v)]) for v in n.inputs if id(v) in producer} for n in nodes}
+    previous_assign = None
+    for n in nodes:
+        if n.op == "assign":
+            if previous_assign is not None:
+                deps[id(n)].add(id(previous_assign))
+            previous_assign = n
+    users = {}
+    for n in nodes:
+        for d in deps[id(n)]:
+            users.setdefault(d, []).append(n)
+    remaining = {id(n): len(deps[id(n)]) for n in nodes}
+    index = {id(n): i for i, n in enumerate(nodes)}
+    ready = [(position[id(n)], i, n) for i, n in enumerate(nodes) if remaining[id(n)] == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        _, i, n = heapq.heappop(ready)
+        order.append(n)
+        for user in users.get(id(n), ()):
+            remaining[id(user)] -= 1
+            if remaining[id(user)] == 0:
+                heapq.heappush(ready, (position[id(user)], index[id(user)], user))
+    if len(order) != len(nodes):
+        raise AssertionError("fusion produced a cycle")
+    return order

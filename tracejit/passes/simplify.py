@@ -1,0 +1,114 @@
+"""Algebraic simplification: a table of local rewrites, op name -> rule(node) returning the
+Value that replaces the node's output (or None to leave it)."""
+import numpy as np
+
+from ..ops import REGISTRY
+
+REWRITTEN = "rewritten"      # a rule changed the node in place
+
+def _const(value):
+    node = value.node
+    return node.params["value"] if node is not None and node.op == "const" else None
+
+
+def _is(value, number):
+    array = _const(value)
+    return array is not None and array.size > 0 and bool(np.all(array == number))
+
+
+def _same_type(node, value):
+    out = node.outputs[0]
+    return value.shape == out.shape and value.dtype == out.dtype
+
+
+def _keep_if_same(node, value):
+    return value if _same_type(node, value) else None
+
+
+def _identity_operand(unit, commutative):
+    def rule(node):
+        x, y = node.inputs
+        if _is(y, unit):
+            return _keep_if_same(node, x)
+        if commutative and _is(x, unit):
+            return _keep_if_same(node, y)
+        return None
+    return rule
+
+
+def _double_transpose(node):
+    inner = node.inputs[0].node
+    if inner is None or inner.op != "transpose":
+        return None
+    perm = tuple(inner.params["perm"][p] for p in node.params["perm"])
+    if perm == tuple(range(len(perm))):
+        return inner.inputs[0]
+    node.inputs, node.params = [inner.inputs[0]], {"perm": perm}
+    return REWRITTEN
+
+
+def _reshape_chain(node):
+    x = node.inputs[0]
+    if tuple(x.shape) == tuple(node.outputs[0].shape) and None not in x.shape:
+        return x
+    inner = x.node
+    if inner is not None and inner.op == "reshape":
+        node.inputs = [inner.inputs[0]]
+        return REWRITTEN
+    return None
+
+
+def _as_reshape(node):
+    """expand_dims/squeeze with static shapes are reshapes (so reshape chains collapse)."""
+    shape = node.outputs[0].shape
+    if None in shape:
+        return None
+    node.op, node.prim, node.params = "reshape", REGISTRY["reshape"], {"shape": tuple(shape)}
+    return _reshape_chain(node) or REWRITTEN
+
+
+def _double_negative(node):
+    inner = node.inputs[0].node
+    return inner.inputs[0] if inner is not None and inner.op == "negative" else None
+
+
+def _pow_constant(node):
+    x, y = node.inputs
+    for exponent, op in ((2, "square"), (0.5, "sqrt")):
+        if _is(y, exponent) and _same_type(node, x) and op in REGISTRY:
+            node.op, node.prim, node.inputs = op, REGISTRY[op], [x]
+            return REWRITTEN
+    return _keep_if_same(node, x) if _is(y, 1) else None
+
+
+def _same_shape_passthrough(node):
+    return _keep_if_same(node, node.inputs[0])
+
+
+RULES = {
+    "multiply": _identity_operand(1, True), "add": _identity_operand(0, True),
+    "subtract": _identity_operand(0, False), "divide": _identity_operand(1, False),
+    "transpose": _double_transpose, "reshape": _reshape_chain, "negative": _double_negative,
+    "pow": _pow_constant, "identity": _same_shape_passthrough, "stop_gradient": _same_shape_passthrough,
+    "cast": _same_shape_passthrough, "broadcast_like": _same_shape_passthrough,
+    "sum_to": _same_shape_passthrough, "broadcast_to": _same_shape_passthrough,
+    "expand_dims": _as_reshape, "squeeze": _as_reshape,
+}
+
+
+def run(graph):
+    changes, substitute, kept = [], {}, []
+    for node in graph.nodes:
+        node.inputs = [substitute.get(id(v), v) for v in node.inputs]
+        rule, before = RULES.get(node.op), node.op
+        result = rule(node) if rule is not None else None
+        if result is REWRITTEN:
+            changes.append(f"{node.outputs[0]!r} = {before} rewritten as {node.op} {node.inputs}")
+        elif result is not None:
+            substitute[id(node.outputs[0])] = result
+            changes.append(f"{node.outputs[0]!r} = {before} replaced by {result!r}")
+            continue
+        kept.append(node)
+    graph.nodes = kept
+    graph.outputs = [substitute.get(id(v), v) for v in graph.outputs]
+    return changes
