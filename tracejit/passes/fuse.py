@@ -18,12 +18,11 @@ def fusible(node):
 
 
 class Group:
-    def __init__(self, node, position):
-        self.members, self.ids, self.first, self.shape = [node], {id(node)}, position, node.outputs[0].shape
-
-    def add(self, node):
-        self.members.append(node)
-        self.ids.add(id(node))
+    def __init__(self, members, positions):
+        self.members = members
+        self.ids = {id(m) for m in members}
+        self.first = min(positions)
+        self.shape = members[0].outputs[0].shape
 
 
 def _depends_on(value, group, position):
@@ -41,26 +40,39 @@ def _depends_on(value, group, position):
     return False
 
 
+def _legal(group, position):
+    """No member reads (through nodes outside the group) a value computed by the group."""
+    return not any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position)
+                   for m in group.members for u in m.inputs)
+
+
 def _group(graph):
     position = {id(n): i for i, n in enumerate(graph.nodes)}
     group_of, groups = {}, []
-    for i, node in enumerate(graph.nodes):
+    for node in graph.nodes:
         if not fusible(node):
             continue
-        target = None
+        candidates = []
         for v in node.inputs:
             g = group_of.get(id(v.node)) if v.node is not None else None
-            if g is None or g.shape != node.outputs[0].shape or g is target:
-                continue
-            if all(u.node is None or id(u.node) in g.ids or not _depends_on(u, g, position) for u in node.inputs):
-                target = g
+            if g is not None and g.shape == node.outputs[0].shape and g not in candidates:
+                candidates.append(g)
+        options = ([candidates] if len(candidates) > 1 else []) + [[g] for g in candidates]
+        chosen = None
+        for option in options:       # merge every neighbouring group if legal, else join one
+            members = sorted([m for g in option for m in g.members] + [node], key=lambda m: position[id(m)])
+            merged = Group(members, [position[id(m)] for m in members])
+            if _legal(merged, position):
+                chosen = (option, merged)
                 break
-        if target is None:
-            target = Group(node, i)
-            groups.append(target)
+        if chosen is None:
+            merged = Group([node], [position[id(node)]])
+            groups.append(merged)
         else:
-            target.add(node)
-        group_of[id(node)] = target
+            option, merged = chosen
+            groups = [g for g in groups if not any(g is o for o in option)] + [merged]
+        for m in merged.members:
+            group_of[id(m)] = merged
     return [g for g in groups if len(g.members) >= MIN_GROUP]
 
 

@@ -54,7 +54,7 @@ def _reshape_chain(node):
     inner = x.node
     if inner is not None and inner.op == "reshape":
         node.inputs = [inner.inputs[0]]
-        return REWRITTEN
+        return _reshape_chain(node) or REWRITTEN
     return None
 
 
