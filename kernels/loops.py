@@ -1,0 +1,114 @@
+"""Generate explicit loop nests (Python source for @njit) from a fused elementwise expression.
+
+A LoopSpec describes, for an output of rank R:
+  inputs:     one entry per argument: ("scalar",) or ("array", pattern) where pattern is a tuple of
+              R booleans, True where the input spans that output dim and False where it is broadcast
+              (size 1 or missing; arrays are passed with their own rank, aligned to the right);
+  statements: ["t0 = a0 * a1", "t1 = tanh(t0)", ...] over argument names a0.. and temporaries;
+  results:    temporaries stored to out0, out1, ... (all of the output shape).
+Adjacent output dims with the same pattern in every input are collapsed, so a same-shape chain
+becomes one flat loop whatever its rank, and identical chains share one kernel."""
+import hashlib
+
+PARALLEL_MIN_ELEMENTS = 1 << 18     # below this, threads cost more than they save on 2 cores
+PARALLEL_CHUNK = 1 << 14
+
+
+class LoopSpec:
+    def __init__(self, rank, inputs, statements, results, parallel=False, input_ranks=None):
+        self.rank, self.inputs, self.statements, self.results = rank, inputs, statements, results
+        self.parallel = parallel
+        self.input_ranks = input_ranks or [len(p[1]) if p[0] == "array" else 0 for p in inputs]
+
+
+def _collapse(rank, patterns):
+    """Groups of adjacent output dims that can be merged: same pattern in every input."""
+    groups = []
+    for d in range(rank):
+        column = tuple(p[d] for p in patterns)
+        if groups and groups[-1][1] == column:
+            groups[-1][0].append(d)
+        else:
+            groups.append(([d], column))
+    return groups
+
+
+def generate(spec, name="kernel"):
+    """Source text of a function `name(a0, a1, ..., out0, out1, ...)`."""
+    array_patterns = [p[1] for p in spec.inputs if p[0] == "array"]
+    groups = _collapse(spec.rank, array_patterns) if spec.rank else []
+    args = [f"a{i}" for i in range(len(spec.inputs))] + [f"out{j}" for j in range(len(spec.results))]
+    lines = [f"def {name}({', '.join(args)}):"]
+    dims = []
+    for g, (members, _) in enumerate(groups):
+        size = " * ".join(f"out0.shape[{d}]" for d in members)
+        lines.append(f"    n{g} = {size}")
+        dims.append(f"n{g}")
+    flat_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
+    for j in range(len(spec.results)):
+        lines.append(f"    o{j} = out{j}.reshape({flat_shape})" if dims else f"    o{j} = out{j}")
+    loop_vars = [f"i{g}" for g in range(len(groups))]
+    reads = {}
+    array_index = 0
+    for i, entry in enumerate(spec.inputs):
+        if entry[0] == "scalar":
+            reads[f"a{i}"] = f"a{i}"
+            continue
+        pattern = entry[1]
+        if spec.input_ranks[i] == 0:
+            lines.append(f"    s{i} = a{i}[()]")
+            reads[f"a{i}"] = f"s{i}"
+            array_index += 1
+            continue
+        shape = [dims[g] if column[array_index] else "1" for g, (_, column) in enumerate(groups)]
+        lines.append(f"    v{i} = a{i}.reshape(({''.join(s + ', ' for s in shape)}))")
+        index = ", ".join(loop_vars[g] if column[array_index] else "0" for g, (_, column) in enumerate(groups))
+        reads[f"a{i}"] = f"v{i}[{index}]"
+        array_index += 1
+    indent = "    "
+    if spec.parallel and dims:
+        # outer prange over chunks of the first collapsed dim keeps the inner loop vectorizable
+        lines.append(f"    chunks = ({dims[0]} + {PARALLEL_CHUNK - 1}) // {PARALLEL_CHUNK}")
+        lines.append("    for c in prange(chunks):")
+        lines.append(f"        for {loop_vars[0]} in range(c * {PARALLEL_CHUNK}, min({dims[0]}, (c + 1) * "
+                     f"{PARALLEL_CHUNK})):")
+        indent = "            "
+        rest = list(zip(loop_vars, dims))[1:]
+    else:
+        rest = list(zip(loop_vars, dims))
+    for var, dim in rest:
+        lines.append(f"{indent}for {var} in range({dim}):")
+        indent += "    "
+    for name_, read in reads.items():
+        lines.append(f"{indent}{name_}_ = {read}")
+    for statement in spec.statements:
+        lines.append(f"{indent}{_rename_arguments(statement, len(spec.inputs))}")
+    store_index = "[" + ", ".join(loop_vars) + "]" if dims else "[()]"
+    for j, result in enumerate(spec.results):
+        lines.append(f"{indent}o{j}{store_index} = {result}")
+    return "\n".join(lines) + "\n"
+
+
+def _rename_arguments(statement, count):
+    """a3 -> a3_ (the per-element read), longest names first so a1 never clobbers a12."""
+    import re
+    return re.sub(r"\ba(\d+)\b", lambda m: f"a{m.group(1)}_" if int(m.group(1)) < count else m.group(0), statement)
+
+
+def module_source(kernels, parallel):
+    """A module defining the kernels, compiled lazily by numba with an on-disk cache."""
+    header = [
+        "import numpy as np",
+        "from numba import njit, prange",
+        "from kernels.mathfuncs import *  # noqa: F401,F403",
+        "",
+    ]
+    body = []
+    for name, source in kernels:
+        flags = "error_model='numpy', fastmath={'contract'}, cache=True" + (", parallel=True" if parallel else "")
+        body.append(f"@njit({flags})\n{source}")
+    return "\n".join(header) + "\n" + "\n\n".join(body)
+
+
+def source_hash(text):
+    return hashlib.sha256(text.encode()).hexdigest()[:20]

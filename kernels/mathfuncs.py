@@ -1,0 +1,186 @@
+"""Scalar math for generated loops, written so LLVM can vectorize it (no SVML here: numba's
+math.exp/log/tanh are scalar libm calls, ~45x slower for tanh). Float64 cores use Cody-Waite
+range reduction and fdlibm polynomials; float32 computes in float64 and rounds once, which keeps
+results within an ulp of NumPy. Special values (nan, +-inf, 0, denormals) follow NumPy.
+
+Each public name is a plain Python function (NumPy semantics, for use and tests outside numba)
+overloaded for numba by dtype: float32 in -> float32 out."""
+import math
+
+import numpy as np
+from numba import njit, types
+from numba.extending import overload
+
+_JIT = dict(error_model="numpy", fastmath={"contract"}, cache=True)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_SQRT2 = 1.4142135623730951
+_LG = (6.666666666666735130e-01, 3.999999999940941908e-01, 2.857142874366239149e-01,
+       2.222219843214978396e-01, 1.818357216161805012e-01, 1.531383769920937332e-01,
+       1.479819860511658591e-01)
+
+
+@njit(**_JIT)
+def _pow2(k):
+    """2.0**k for integer k in [-1022, 1023], by building the exponent bits."""
+    return np.int64((k + 1023) << 52).view(np.float64)
+
+
+@njit(**_JIT)
+def _expm1_reduced(r):
+    """expm1 on |r| <= ln2/2: Taylor series to r**13 (error below 1e-16 relative)."""
+    p = 1.0 / 6227020800.0
+    p = p * r + 1.0 / 479001600.0
+    p = p * r + 1.0 / 39916800.0
+    p = p * r + 1.0 / 3628800.0
+    p = p * r + 1.0 / 362880.0
+    p = p * r + 1.0 / 40320.0
+    p = p * r + 1.0 / 5040.0
+    p = p * r + 1.0 / 720.0
+    p = p * r + 1.0 / 120.0
+    p = p * r + 1.0 / 24.0
+    p = p * r + 1.0 / 6.0
+    p = p * r + 0.5
+    return r + r * r * p
+
+
+@njit(**_JIT)
+def _split(x):
+    """x = k*ln2 + r with |r| <= ln2/2; x clamped to the range where exp is finite and nonzero."""
+    x = min(max(x, -746.0), 710.0)
+    k = np.floor(x * _LOG2E + 0.5)
+    r = (x - k * _LN2_HI) - k * _LN2_LO
+    return np.int64(k), r
+
+
+@njit(**_JIT)
+def exp64(x):
+    k, r = _split(x)
+    k1 = k >> 1
+    result = (1.0 + _expm1_reduced(r)) * _pow2(k1) * _pow2(k - k1)   # two steps: denormals and 2**1024
+    return x if x != x else result
+
+
+@njit(**_JIT)
+def expm1_64(x):
+    k, r = _split(x)
+    p = _expm1_reduced(r)
+    k1 = k >> 1
+    scaled = (1.0 + p) * _pow2(k1) * _pow2(k - k1) - 1.0
+    result = p if k == 0 else scaled
+    return x if x != x else result
+
+
+@njit(**_JIT)
+def log64(x):
+    tiny = x < 2.2250738585072014e-308
+    scaled = x * 18014398509481984.0 if tiny else x          # denormals: scale by 2**54 first
+    bits = np.float64(scaled).view(np.int64)
+    k = ((bits >> 52) & 0x7FF) - 1023 - (54 if tiny else 0)
+    m = np.int64((bits & 0x000FFFFFFFFFFFFF) | 0x3FF0000000000000).view(np.float64)
+    big = m > _SQRT2
+    m = m * 0.5 if big else m
+    dk = np.float64(k + 1 if big else k)
+    f = m - 1.0
+    hfsq = 0.5 * f * f
+    s = f / (2.0 + f)
+    z = s * s
+    w = z * z
+    t1 = w * (_LG[1] + w * (_LG[3] + w * _LG[5]))
+    t2 = z * (_LG[0] + w * (_LG[2] + w * (_LG[4] + w * _LG[6])))
+    result = dk * _LN2_HI - ((hfsq - (s * (hfsq + t1 + t2) + dk * _LN2_LO)) - f)
+    if x == 0.0:
+        return -np.inf
+    if not x >= 0.0:                                          # negative or nan
+        return np.nan
+    return x if x == np.inf else result
+
+
+@njit(**_JIT)
+def log1p64(x):
+    u = 1.0 + x
+    correction = ((u - 1.0) - x) / u if (u > 0.0 and u < np.inf) else 0.0   # what rounding 1 + x lost
+    return x if u == 1.0 else log64(u) - correction
+
+
+@njit(**_JIT)
+def tanh64(x):
+    em = expm1_64(-2.0 * abs(x))                               # in (-1, 0]: no cancellation
+    return np.copysign(-em / (em + 2.0), x)                    # (a branch here blocks vectorization)
+
+
+@njit(**_JIT)
+def sigmoid64(x):
+    return 1.0 / (1.0 + exp64(-x))
+
+
+@njit(**_JIT)
+def softplus64(x):
+    return log1p64(exp64(-abs(x))) + max(x, 0.0)
+
+
+def _float_overload(python_fn, core):
+    """Overload `python_fn` in numba: float32 -> float32 via the float64 core, else float64."""
+    @overload(python_fn, jit_options=_JIT)
+    def impl(x):
+        if isinstance(x, types.Float) and x.bitwidth == 32:
+            return lambda x: np.float32(core(np.float64(x)))
+        if isinstance(x, (types.Float, types.Integer)):
+            return lambda x: core(np.float64(x))
+    return python_fn
+
+
+def _numpy(fn):
+    def scalar(x):
+        with np.errstate(all="ignore"):
+            return fn(x)
+    scalar.__name__ = fn.__name__
+    return scalar
+
+
+exp = _float_overload(_numpy(np.exp), exp64)
+expm1 = _float_overload(_numpy(np.expm1), expm1_64)
+log = _float_overload(_numpy(np.log), log64)
+log1p = _float_overload(_numpy(np.log1p), log1p64)
+tanh = _float_overload(_numpy(np.tanh), tanh64)
+sigmoid = _float_overload(_numpy(lambda x: 1 / (1 + np.exp(-x))), sigmoid64)
+softplus = _float_overload(_numpy(lambda x: np.logaddexp(x, 0)), softplus64)
+
+
+def relu(x):
+    return np.maximum(x, 0)
+
+
+@overload(relu, jit_options=_JIT)
+def _relu(x):
+    zero = x(0) if isinstance(x, types.Number) else None
+    return lambda x: x if (x > 0 or x != x) else zero
+
+
+def maximum(a, b):
+    return np.maximum(a, b)
+
+
+@overload(maximum, jit_options=_JIT)
+def _maximum(a, b):
+    return lambda a, b: a if (a >= b or a != a) else b          # nan wins, like np.maximum
+
+
+def minimum(a, b):
+    return np.minimum(a, b)
+
+
+@overload(minimum, jit_options=_JIT)
+def _minimum(a, b):
+    return lambda a, b: a if (a <= b or a != a) else b
+
+
+# Functions numba already vectorizes or that stay scalar libm calls (documented: erf, sin, cos).
+sqrt, floor, ceil, sign = np.sqrt, np.floor, np.ceil, np.sign
+round = np.rint                  # half to even, like np.round
+isnan, isinf, isfinite = np.isnan, np.isinf, np.isfinite
+erf, sin, cos = math.erf, np.sin, np.cos
+
+__all__ = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus", "relu", "maximum", "minimum", "sqrt",
+           "floor", "ceil", "sign", "round", "isnan", "isinf", "isfinite", "erf", "sin", "cos"]
