@@ -15,6 +15,27 @@ def functions_run_eagerly():
     return _run_functions_eagerly
 
 
+_BACKENDS = ("numba", "numpy")
+_backend = None
+
+
+def set_backend(name):
+    """'numba' (compiled kernels, the default) or 'numpy' (the reference interpreter)."""
+    global _backend
+    if name not in _BACKENDS:
+        raise ValueError(f"unknown backend {name!r}; choose one of {_BACKENDS}")
+    _backend = name
+
+
+def backend():
+    if _backend is not None:
+        return _backend
+    name = os.environ.get("TRACEJIT_BACKEND", "numba")
+    if name not in _BACKENDS:
+        raise ValueError(f"TRACEJIT_BACKEND={name!r} is not one of {_BACKENDS}")
+    return name
+
+
 def debug_level(override=None):
     """The active debug level: a function's own `debug=` wins over TRACEJIT_DEBUG."""
     if override is not None:

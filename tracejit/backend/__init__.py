@@ -1,20 +1,16 @@
-"""Executables for graphs. The NumPy interpreter is the reference backend."""
+"""Executables for graphs: the Numba backend (default) or the NumPy reference interpreter.
+Pick one with tracejit.config.set_backend("numba" | "numpy") or TRACEJIT_BACKEND."""
+from .. import config
 from .interpreter import Interpreter
 
-BACKENDS = {"numpy": Interpreter}
-_backend = "numpy"
+
+def _compiled(graph, debug):
+    from .compiled import CompiledExecutable       # imports numba only when used
+    return CompiledExecutable(graph, debug)
 
 
-def set_backend(name):
-    if name not in BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; available: {sorted(BACKENDS)}")
-    global _backend
-    _backend = name
-
-
-def get_backend():
-    return _backend
+BACKENDS = {"numpy": lambda graph, debug: Interpreter(graph), "numba": _compiled}
 
 
 def select_executable(graph, debug=None):
-    return BACKENDS[_backend](graph)
+    return BACKENDS[config.backend()](graph, debug)

@@ -152,7 +152,7 @@ _sum_to.impl = _sum_to_impl
 _sum_to.vjp = lambda gg, g, like, out: (broadcast_like(gg, g), None)
 
 
-@op("broadcast_like", "elementwise", same_dtype=(), sample="broadcast_like")
+@op("broadcast_like", "elementwise", expr="{0}", same_dtype=(), sample="broadcast_like")
 def _broadcast_like(x, like):
     return broadcast_shapes("broadcast_like", x.shape, like.shape), x.dtype
 

@@ -69,7 +69,7 @@ softplus = unary("softplus", lambda x: np.logaddexp(x, 0), lambda g, x, out: (g 
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, x, out: (-g * out * out,), expr="1 / {0}",
                    domain=(0.5, 4))
 relu = unary("relu", lambda x: np.maximum(x, 0), lambda g, x, out: (select(x > 0, g, S.zeros_like(g)),),
-             dt.NUMERIC, "max({0}, 0)")
+             dt.NUMERIC, "relu({0})")
 floor = unary("floor", np.floor, None, expr="floor({0})")
 ceil = unary("ceil", np.ceil, None, expr="ceil({0})")
 round = unary("round", np.round, None, expr="round({0})")
@@ -136,8 +136,8 @@ floormod = binary("floormod", _integer_division(np.mod),
                   lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g * floor(x / y), y)), expr="{0} % {1}",
                   domain=(0.5, 3))
 pow = binary("pow", np.power, _pow_vjp, expr="{0} ** {1}", domain=(0.5, 2))
-maximum = binary("maximum", np.maximum, _maxmin_vjp(lambda x, y: x >= y), expr="max({0}, {1})")
-minimum = binary("minimum", np.minimum, _maxmin_vjp(lambda x, y: x <= y), expr="min({0}, {1})")
+maximum = binary("maximum", np.maximum, _maxmin_vjp(lambda x, y: x >= y), expr="maximum({0}, {1})")
+minimum = binary("minimum", np.minimum, _maxmin_vjp(lambda x, y: x <= y), expr="minimum({0}, {1})")
 squared_difference = binary("squared_difference", lambda x, y: np.square(x - y),
                             lambda g, x, y, out: (_sum_to(2 * g * (x - y), x), _sum_to(-2 * g * (x - y), y)),
                             expr="({0} - {1}) * ({0} - {1})")

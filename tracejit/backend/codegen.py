@@ -1,0 +1,85 @@
+"""From a `fused` node to a kernel: classify its inputs (arrays with a broadcast pattern, or
+scalars for constants with a single value), translate member ops through their `expr`
+templates into statements, and generate the loop nest with kernels.loops."""
+import numpy as np
+
+from kernels import loops
+
+_NUMPY_TYPE = {"float32": "np.float32", "float64": "np.float64", "int8": "np.int8", "int16": "np.int16",
+               "int32": "np.int32", "int64": "np.int64", "uint8": "np.uint8"}
+
+
+class KernelInfo:
+    """What one generated kernel does, for introspection and debug output."""
+
+    def __init__(self, name, members, shape, dtype, flops, nbytes, source, parallel):
+        self.name, self.members, self.shape, self.dtype = name, members, shape, dtype
+        self.flops, self.bytes, self.source, self.parallel = flops, nbytes, source, parallel
+
+    def __repr__(self):
+        return (f"<kernel {self.name} fused[{','.join(self.members)}] {self.dtype}{list(self.shape)} "
+                f"~{self.flops} flops, {self.bytes} bytes{' parallel' if self.parallel else ''}>")
+
+
+def scalar_constant(value):
+    """The single value of a constant input (shape () or all elements equal), else None."""
+    node = value.node
+    if node is None or node.op != "const":
+        return None
+    array = node.params["value"]
+    if array.size == 0 or array.dtype == object:
+        return None
+    first = array.reshape(-1)[0]
+    if array.size == 1 or (array.size <= 1 << 16 and np.all(array == first)):
+        return array.dtype.type(first)
+    return None
+
+
+def _pattern(value, out_shape):
+    rank, offset = len(out_shape), len(out_shape) - len(value.shape)
+    return tuple(d >= offset and value.shape[d - offset] == out_shape[d] for d in range(rank))
+
+
+def _expression(member, operands):
+    out = member.outputs[0]
+    if member.op == "cast":
+        if out.dtype.is_bool:
+            return f"({operands[0]} != 0)"
+        return f"{_NUMPY_TYPE[out.dtype.name]}({operands[0]})"
+    params = {k: repr(float(v)) if isinstance(v, (int, float)) else v for k, v in member.params.items()}
+    return member.prim.expr.format(*operands, **params)
+
+
+def build(node):
+    """(module source, KernelInfo, argument plan) for a fused node; the module defines `kernel`.
+    The plan lists, per kernel argument, ("array", Value) or ("scalar", numpy scalar)."""
+    out_shape = node.outputs[0].shape
+    names, plan, inputs = {}, [], []
+    for i, v in enumerate(node.inputs):
+        scalar = scalar_constant(v)
+        if scalar is not None:
+            plan.append(("scalar", scalar))
+            inputs.append(("scalar",))
+        else:
+            plan.append(("array", v))
+            inputs.append(("array", _pattern(v, out_shape)))
+        names[id(v)] = f"a{i}"
+    statements = []
+    for k, member in enumerate(node.params["members"]):
+        temp = f"t{k}"
+        statements.append(f"{temp} = {_expression(member, [names[id(v)] for v in member.inputs])}")
+        names[id(member.outputs[0])] = temp
+    results = [names[id(v)] for v in node.outputs]
+    size = int(np.prod(out_shape))
+    parallel = size >= loops.PARALLEL_MIN_ELEMENTS
+    spec = loops.LoopSpec(len(out_shape), inputs, statements, results, parallel,
+                          input_ranks=[len(v.shape) for v in node.inputs])
+    body = loops.generate(spec, "kernel")
+    module_text = loops.module_source([("kernel", body)], parallel)
+    name = f"k_{loops.source_hash(module_text)}"
+    members = [m.op for m in node.params["members"]]
+    itemsize = node.outputs[0].dtype.np.itemsize
+    nbytes = sum(int(np.prod(v.shape)) * v.dtype.np.itemsize for kind, v in plan if kind == "array")
+    nbytes += size * itemsize * len(node.outputs)
+    info = KernelInfo(name, members, out_shape, node.outputs[0].dtype.name, size * len(members), nbytes, body, parallel)
+    return module_text, info, plan

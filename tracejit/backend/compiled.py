@@ -1,0 +1,165 @@
+"""The compiled executable: a straight-line Python driver (generated per graph) that calls
+Numba kernels for fused groups, BLAS for matmul and each op's NumPy impl for everything else.
+
+Buffers: every kernel/matmul result has a slot in a pool and is reused on the next call when
+nothing else holds it (sys.getrefcount): results the caller kept, or that became a Variable's
+value, are never overwritten. After an assign, the Variable's previous array goes back into the
+pool (ping-pong), so a training step allocates nothing in steady state."""
+import functools
+import sys
+import time
+
+import numpy as np
+
+from .. import config
+from . import cache, codegen
+
+# A pooled buffer is free when only the pool, the local name and getrefcount's argument refer to it.
+_FREE_REFCOUNT = 3
+
+
+def _contiguous(array):
+    return array if array.flags.c_contiguous else np.array(array, order="C")
+
+
+def _fallback(fn, np_dtype, *args):
+    result = np.asarray(fn(*args))
+    if result.dtype != np_dtype:
+        result = result.astype(np_dtype)
+    return result if result.flags.c_contiguous else np.array(result, order="C")
+
+
+def _numba_type(kind, value):
+    import numba
+    if kind == "scalar":
+        return numba.typeof(value)
+    return numba.types.Array(numba.from_dtype(value.dtype.np), len(value.shape), "C")
+
+
+class CompiledExecutable:
+    def __init__(self, graph, debug=None):
+        self.graph = graph
+        self.kernels = []
+        self.compile_seconds = 0.0
+        self._namespace = {"np": np, "_rc": sys.getrefcount, "_empty": np.empty, "_fallback": _fallback,
+                           "_contiguous": _contiguous}
+        self._pool = []
+        self.driver_source = self._generate()
+        exec(compile(self.driver_source, f"<tracejit driver {graph.name}>", "exec"), self._namespace)
+        self._run = self._namespace["run"]
+        level = config.debug_level(debug)
+        if level >= 3:
+            for k in self.kernels:
+                config.debug_print(f"{k!r}\n{k.source}")
+            config.debug_print(f"driver:\n{self.driver_source}")
+
+    def __call__(self, arrays):
+        return self._run(*arrays)
+
+    # ---- code generation ----
+    def _name(self, value):
+        return f"x{value.id}"
+
+    def _const(self, value, array):
+        self._namespace[f"c{value.id}"] = array
+        return f"c{value.id}"
+
+    def _buffer(self, value, lines):
+        """Lines that bind the value's name to a free pooled buffer of its shape and dtype."""
+        slot = len(self._pool)
+        self._pool.append(np.empty(value.shape, value.dtype.np))
+        name = self._name(value)
+        lines.append(f"    {name} = P[{slot}]")
+        lines.append(f"    if _rc({name}) > {_FREE_REFCOUNT}:")
+        lines.append(f"        {name} = P[{slot}] = _empty({name}.shape, {name}.dtype)")
+        return slot
+
+    def _generate(self):
+        g = self.graph
+        self._namespace["P"] = self._pool
+        static = all(None not in v.shape for n in g.nodes for v in n.outputs)
+        args = [self._name(v) for v in g.inputs]
+        lines = [f"def run({', '.join(args)}):"]
+        lines += [f"    {a} = _contiguous({a})" for a in args]
+        for i, (value, variable) in enumerate(g.variables):
+            self._namespace[f"V{i}"] = variable
+            lines.append(f"    {self._name(value)} = V{i}._value")
+        slot_of = {}
+        for n, node in enumerate(g.nodes):
+            if node.op == "const":
+                lines.append(f"    {self._name(node.outputs[0])} = {self._const(node.outputs[0], node.params['value'])}")
+            elif node.op == "assign":
+                target, value = node.inputs
+                i = next(k for k, (v, _) in enumerate(g.variables) if v is target)
+                copy = value.node is None or value.node.op == "const"
+                source = f"np.array({self._name(value)})" if copy else self._name(value)
+                lines.append(f"    _old = V{i}._value")
+                lines.append(f"    V{i}._value = {source}")
+                if id(value) in slot_of:      # ping-pong: the old array becomes the pool buffer
+                    lines.append(f"    if _old.shape == V{i}._value.shape: P[{slot_of[id(value)]}] = _old")
+            elif node.op == "fused" and static:
+                if not self._kernel_step(node, lines, slot_of):
+                    self._members_step(node, lines)
+            elif node.op == "matmul" and static and node.outputs[0].dtype.is_floating:
+                self._matmul_step(node, lines, slot_of)
+            elif node.op == "fused":
+                self._members_step(node, lines)
+            else:
+                self._fallback_step(node, node, lines)
+        outputs = []
+        for v in g.outputs:
+            aliased = v.node is None or v.node.op == "const"
+            outputs.append(f"np.array({self._name(v)})" if aliased else self._name(v))
+        lines.append(f"    return [{', '.join(outputs)}]")
+        return "\n".join(lines) + "\n"
+
+    def _fallback_step(self, node, anchor, lines):
+        key = f"f{len(self._namespace)}"
+        self._namespace[key] = functools.partial(node.prim.impl, **node.params) if node.params else node.prim.impl
+        out = node.outputs[0]
+        self._namespace[f"{key}_dtype"] = out.dtype.np
+        ins = ", ".join(self._name(v) for v in node.inputs)
+        lines.append(f"    {self._name(out)} = _fallback({key}, {key}_dtype{', ' if ins else ''}{ins})")
+
+    def _members_step(self, node, lines):
+        for member in node.params["members"]:
+            self._fallback_step(member, node, lines)
+
+    def _matmul_step(self, node, lines, slot_of):
+        a, b = node.inputs
+        out = node.outputs[0]
+        slot_of[id(out)] = self._buffer(out, lines)
+        ta = ".swapaxes(-1, -2)" if node.params.get("transpose_a") else ""
+        tb = ".swapaxes(-1, -2)" if node.params.get("transpose_b") else ""
+        fn = "np.dot" if len(a.shape) == 2 and len(b.shape) == 2 else "np.matmul"
+        lines.append(f"    {fn}({self._name(a)}{ta}, {self._name(b)}{tb}, out={self._name(out)})")
+
+    def _kernel_step(self, node, lines, slot_of):
+        try:
+            module_text, info, plan = codegen.build(node)
+            start = time.perf_counter()
+            module = cache.load(module_text)
+            kernel = module.kernel
+            signature = tuple(_numba_type(kind, v) for kind, v in plan) + tuple(
+                _numba_type("array", v) for v in node.outputs)
+            kernel.compile(signature)
+            self.compile_seconds += time.perf_counter() - start
+        except Exception as error:          # an expression numba cannot type: run the members with NumPy
+            config.debug_print(f"kernel for fused[{','.join(m.op for m in node.params['members'])}] fell back to "
+                               f"NumPy: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+            return False
+        key = f"K{len(self.kernels)}"
+        self._namespace[key] = kernel
+        self.kernels.append(info)
+        args = []
+        for i, (kind, v) in enumerate(plan):
+            if kind == "scalar":
+                self._namespace[f"{key}_s{i}"] = v
+                args.append(f"{key}_s{i}")
+            else:
+                args.append(self._name(v))
+        for out in node.outputs:
+            slot_of[id(out)] = self._buffer(out, lines)
+            args.append(self._name(out))
+        lines.append(f"    {key}({', '.join(args)})")
+        return True
