@@ -115,3 +115,31 @@ def test_unsupported_dtype_is_rejected_with_the_op_name(name):
     args = [x] * (1 if prim.sample == "unary" else 2)
     with pytest.raises(tf.errors.InvalidArgumentError, match=f"{name} does not support dtype {bad.name}"):
         prim(*args)
+
+
+def _second_op(out):
+    """An op to chain after `out` so the pair fuses into one generated kernel."""
+    if out.dtype.is_bool:
+        return tf.logical_not(out)
+    return out * (1.5 if out.dtype.is_floating else 2)
+
+
+FUSED_CASES = [(p, d, s, i) for (p, d, s), i in zip(CASES, IDS)
+               if p.kind == "elementwise" and p.expr and d != dt.float16 and "{0}" in p.expr
+               and p.name not in ("identity", "stop_gradient")          # simplified away before fusion
+               and None not in p.rule(*_tensors(s), **s.params)[0]]
+
+
+@pytest.mark.parametrize("prim,dtype,sample", [c[:3] for c in FUSED_CASES], ids=[c[3] for c in FUSED_CASES])
+def test_fused_kernel_matches_eager(prim, dtype, sample):
+    tensors = _tensors(sample)
+    if prim.name in ("floordiv", "floormod") and dtype.is_integer:
+        pytest.skip("integer floordiv/floormod are not fused: numba cannot raise on division by zero")
+    eager = _second_op(prim(*tensors, **sample.params))
+    traced_fn = tf.function(lambda *xs: _second_op(prim(*xs, **sample.params)))
+    compiled = traced_fn(*tensors)
+    concrete = traced_fn.get_concrete_function(*tensors)
+    if tf.config.backend() == "numba":
+        assert [k.members for k in concrete.kernels] == [[prim.name, concrete.kernels[0].members[1]]], \
+            "the pair must run as one generated kernel"
+    assert_close(compiled.numpy(), eager.numpy(), dtype)

@@ -76,7 +76,10 @@ def info():
 
 
 def clear():
+    """Remove every kernel directory under the cache root (other files there are left alone)."""
     root = cache_root()
     if os.path.isdir(root):
-        shutil.rmtree(root)
+        for name in os.listdir(root):
+            if name.startswith("kernels-"):
+                shutil.rmtree(os.path.join(root, name))
     _loaded.clear()

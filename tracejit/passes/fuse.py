@@ -14,6 +14,8 @@ def fusible(node):
     if prim is None or prim.kind != "elementwise" or prim.expr is None or prim.stateful or not node.outputs:
         return False
     values = node.inputs + node.outputs
+    if node.op in ("floordiv", "floormod") and node.outputs[0].dtype.is_integer:
+        return False           # eager raises on integer division by zero; a numba loop cannot
     return all(v.dtype not in (float16, string) for v in values) and None not in node.outputs[0].shape
 
 
