@@ -85,10 +85,16 @@ _BY_NAME.update({"float": float32, "double": float64, "half": float16, "int": in
                  "bool_": bool_, "str": string, "bytes": string, "object": string})
 
 
+_BY_NUMPY = {d.np: d for d in ALL if d.kind != "s"}
+
+
 def as_dtype(value):
     """Convert a DType, its name, a NumPy dtype/type, or a Python type to a DType."""
     if isinstance(value, DType):
         return value
+    found = _BY_NUMPY.get(value) if isinstance(value, np.dtype) else None
+    if found is not None:
+        return found
     if isinstance(value, str):
         if value in _BY_NAME:
             return _BY_NAME[value]

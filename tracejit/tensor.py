@@ -169,6 +169,15 @@ class Tensor(TensorOperators):
             self._shape = TensorShape(symbol.shape)
             self._dtype = symbol.dtype
 
+    @classmethod
+    def _wrap(cls, array):
+        """Fast constructor for a result array the backend produced (known dtype, int dims)."""
+        tensor = cls.__new__(cls)
+        tensor._value, tensor._symbol = array, None
+        tensor._shape = tuple.__new__(TensorShape, array.shape)
+        tensor._dtype = dtypes.as_dtype(array.dtype)
+        return tensor
+
     @property
     def shape(self):
         return self._shape

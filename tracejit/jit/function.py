@@ -6,6 +6,8 @@ import inspect
 import warnings
 import weakref
 
+import numpy as np
+
 from .. import config
 from ..errors import RetracingWarning
 from ..ir.graph import current_graph
@@ -56,8 +58,10 @@ class ConcreteFunction:
 
     def _call_flat(self, arrays):
         results = self._executable(arrays)
+        if type(self.structured_outputs) is int:         # the common case: one tensor
+            return Tensor._wrap(results[self.structured_outputs])
         return sig.unflatten(self.structured_outputs,
-                             lambda i: None if i is NONE_OUTPUT else Tensor(results[i]))
+                             lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]))
 
     def __call__(self, *args):
         arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
@@ -118,6 +122,7 @@ class Function:
         self._recent_calls = collections.deque(maxlen=_RETRACE_WINDOW)
         self._warned = False
         self._bound_instances = weakref.WeakKeyDictionary()
+        self._fast_cache = {}               # (dtype, shape) per positional tensor argument -> ConcreteFunction
 
     python_function = property(lambda self: self._python_function)
     input_signature = property(lambda self: self._input_signature)
@@ -136,7 +141,15 @@ class Function:
     def __call__(self, *args, **kwargs):
         if config.functions_run_eagerly() or current_graph() is not None:
             return self._python_function(*args, **kwargs)    # nested @function: inline into the outer trace
+        fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
+        if fast_key is not None:
+            concrete = self._fast_cache.get(fast_key)
+            if concrete is not None:
+                self._recent_calls.append(False)
+                return concrete._call_flat([a._value if type(a) is Tensor else a for a in args])
         concrete, arrays = self._lookup(args, kwargs, record_call=True)
+        if fast_key is not None:
+            self._fast_cache[fast_key] = concrete
         return concrete._call_flat(arrays)
 
     def get_concrete_function(self, *args, **kwargs):
@@ -245,6 +258,21 @@ class Function:
 
     def __repr__(self):
         return f"<tracejit.function {self._name}>"
+
+
+def _fast_key(args):
+    """The cache key of a call whose arguments are all eager tensors or ndarrays, else None.
+    Such calls have no Python values in their key except defaults, which never change."""
+    key = []
+    for a in args:
+        kind = type(a)
+        if kind is Tensor and a._symbol is None:
+            key.append((a._dtype, a._shape))
+        elif kind is np.ndarray:
+            key.append((a.dtype, a.shape))
+        else:
+            return None
+    return tuple(key)
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,

@@ -140,7 +140,7 @@ def broadcast_to(input, shape, name=None):
 def _sum_to_impl(g, like):
     lead = g.ndim - like.ndim
     axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(like.shape) if d == 1 and g.shape[lead + i] != 1)
-    return (g.sum(axis=axes, keepdims=True) if axes else g).reshape(like.shape)
+    return (np.add.reduce(g, axis=axes, keepdims=True) if axes else g).reshape(like.shape)
 
 
 @op("sum_to", "reduction", same_dtype=(), sample="sum_to")
@@ -494,8 +494,11 @@ def _one_hot(indices, depth, on_value, off_value, axis, dtype):
 
 
 def _one_hot_impl(indices, depth, on_value, off_value, axis, dtype):
-    hot = indices[..., None] == np.arange(depth)
-    return np.moveaxis(np.where(hot, on_value, off_value).astype(dtype.np), -1, axis)
+    out = np.full(indices.shape + (depth,), off_value, dtype.np)
+    flat, rows = out.reshape(-1, depth), indices.reshape(-1)
+    valid = (rows >= 0) & (rows < depth)               # out-of-range indices give all-off rows, as in TF
+    flat[np.flatnonzero(valid), rows[valid]] = on_value
+    return out if axis == indices.ndim else np.moveaxis(out, -1, axis)
 
 
 _one_hot.impl = _one_hot_impl

@@ -51,23 +51,33 @@ def _reduction(name, impl, vjp, dtypes):
     return prim
 
 
-def _extreme_impl(fn):
+def _extreme_impl(ufunc):
     def impl(x, axis, keepdims):
         if x.size == 0:     # TF returns the identity (-inf/+inf or the int limits) for empty reductions
             info = np.finfo(x.dtype) if x.dtype.kind == "f" else np.iinfo(x.dtype)
-            identity = (-np.inf if x.dtype.kind == "f" else info.min) if fn is np.max else \
+            identity = (-np.inf if x.dtype.kind == "f" else info.min) if ufunc is np.maximum else \
                 (np.inf if x.dtype.kind == "f" else info.max)
-            return fn(x, axis=axis, keepdims=keepdims, initial=identity)
-        return fn(x, axis=axis, keepdims=keepdims)
+            return ufunc.reduce(x, axis=axis, keepdims=keepdims, initial=identity)
+        return ufunc.reduce(x, axis=axis, keepdims=keepdims)
     return impl
 
 
-_sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.sum(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
+def _mean_impl(x, axis, keepdims):
+    if x.dtype.kind != "f":
+        return np.mean(x, axis=axis, keepdims=keepdims)     # integer mean truncates, after the cast
+    count = 1
+    for a in axis:
+        count *= x.shape[a]
+    total = np.add.reduce(x, axis=axis, keepdims=keepdims)
+    return total / x.dtype.type(count) if count else total * x.dtype.type(np.nan)
+
+
+_sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.NUMERIC)
-_mean = _reduction("reduce_mean", lambda x, axis, keepdims: np.mean(x, axis=axis, keepdims=keepdims),
+_mean = _reduction("reduce_mean", _mean_impl,
                    lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.NUMERIC)
-_max = _reduction("reduce_max", _extreme_impl(np.max), _extreme_vjp, dt.NUMERIC)
-_min = _reduction("reduce_min", _extreme_impl(np.min), _extreme_vjp, dt.NUMERIC)
+_max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUMERIC)
+_min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC)
 _prod = _reduction("reduce_prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
                    _prod_vjp, dt.NUMERIC)
 _any = _reduction("reduce_any", lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
