@@ -1,7 +1,6 @@
 """Elementwise ops: unary math, binary arithmetic with broadcasting, comparisons, logic,
 select (3-way where) and cast. Each line: name, NumPy impl, vjp, dtypes, lowering expr."""
 import numpy as np
-import scipy.special
 
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError
@@ -36,6 +35,16 @@ def binary(name, impl, vjp, dtypes=dt.NUMERIC, expr=None, domain=None, out_dtype
     return _declare(name, _binary_rule(name, out_dtype), impl, vjp, dtypes, expr, "binary", domain)
 
 
+def _sigmoid(x):
+    e = np.exp(-np.abs(x))                      # never overflows
+    return np.where(x >= 0, 1 / (1 + e), e / (1 + e))
+
+
+def _erf(x):
+    from scipy.special import erf              # imported on first use: scipy.special costs 0.25 s at import
+    return erf(x)
+
+
 def _sum_to(g, x):
     return S.sum_to(g, x)
 
@@ -60,10 +69,10 @@ expm1 = unary("expm1", np.expm1, lambda g, x, out: (g * (out + 1),), expr="expm1
 log = unary("log", np.log, lambda g, x, out: (g / x,), expr="log({0})", domain=(0.1, 4))
 log1p = unary("log1p", np.log1p, lambda g, x, out: (g / (x + 1),), expr="log1p({0})", domain=(-0.5, 4))
 tanh = unary("tanh", np.tanh, lambda g, x, out: (g * (1 - out * out),), expr="tanh({0})")
-sigmoid = unary("sigmoid", scipy.special.expit, lambda g, x, out: (g * out * (1 - out),), expr="sigmoid({0})")
+sigmoid = unary("sigmoid", _sigmoid, lambda g, x, out: (g * out * (1 - out),), expr="sigmoid({0})")
 sin = unary("sin", np.sin, lambda g, x, out: (g * cos(x),), expr="sin({0})")
 cos = unary("cos", np.cos, lambda g, x, out: (-g * sin(x),), expr="cos({0})")
-erf = unary("erf", scipy.special.erf, lambda g, x, out: (g * (2 / np.sqrt(np.pi)) * exp(-x * x),), expr="erf({0})")
+erf = unary("erf", _erf, lambda g, x, out: (g * (2 / np.sqrt(np.pi)) * exp(-x * x),), expr="erf({0})")
 softplus = unary("softplus", lambda x: np.logaddexp(x, 0), lambda g, x, out: (g * sigmoid(x),),
                  expr="softplus({0})")
 reciprocal = unary("reciprocal", np.reciprocal, lambda g, x, out: (-g * out * out,), expr="1 / {0}",
