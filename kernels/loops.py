@@ -11,7 +11,6 @@ becomes one flat loop whatever its rank, and identical chains share one kernel."
 import hashlib
 
 PARALLEL_MIN_ELEMENTS = 1 << 18     # below this, threads cost more than they save on 2 cores
-PARALLEL_CHUNK = 1 << 14
 
 
 class LoopSpec:
@@ -66,18 +65,11 @@ def generate(spec, name="kernel"):
         reads[f"a{i}"] = f"v{i}[{index}]"
         array_index += 1
     indent = "    "
-    if spec.parallel and dims:
-        # outer prange over chunks of the first collapsed dim keeps the inner loop vectorizable
-        lines.append(f"    chunks = ({dims[0]} + {PARALLEL_CHUNK - 1}) // {PARALLEL_CHUNK}")
-        lines.append("    for c in prange(chunks):")
-        lines.append(f"        for {loop_vars[0]} in range(c * {PARALLEL_CHUNK}, min({dims[0]}, (c + 1) * "
-                     f"{PARALLEL_CHUNK})):")
-        indent = "            "
-        rest = list(zip(loop_vars, dims))[1:]
-    else:
-        rest = list(zip(loop_vars, dims))
-    for var, dim in rest:
-        lines.append(f"{indent}for {var} in range({dim}):")
+    for depth, (var, dim) in enumerate(zip(loop_vars, dims)):
+        # prange on the outermost loop only (numba splits it into one static range per thread, and the
+        # loop body stays vectorizable; a hand-chunked range with a min() bound measured 4x slower)
+        loop = "prange" if spec.parallel and depth == 0 else "range"
+        lines.append(f"{indent}for {var} in {loop}({dim}):")
         indent += "    "
     for name_, read in reads.items():
         lines.append(f"{indent}{name_}_ = {read}")

@@ -48,7 +48,7 @@ def ulp_error(actual, expected, dtype):
     return err
 
 
-@pytest.mark.parametrize("dtype,max_ulp", [(np.float64, 4), (np.float32, 1)])
+@pytest.mark.parametrize("dtype,max_ulp", [(np.float64, 4), (np.float32, 3)])
 @pytest.mark.parametrize("name", sorted(FUNCS))
 def test_accuracy_against_numpy(name, dtype, max_ulp):
     reference, (low, high) = FUNCS[name]
