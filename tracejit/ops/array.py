@@ -493,7 +493,15 @@ def _one_hot(indices, depth, on_value, off_value, axis, dtype):
     return tuple(shape), dtype
 
 
+_ARANGE = {}
+
+
 def _one_hot_impl(indices, depth, on_value, off_value, axis, dtype):
+    if on_value == 1 and off_value == 0 and axis == indices.ndim:       # the common case, in two numpy calls
+        columns = _ARANGE.get(depth)
+        if columns is None:
+            columns = _ARANGE[depth] = np.arange(depth)
+        return (indices[..., None] == columns).astype(dtype.np)
     out = np.full(indices.shape + (depth,), off_value, dtype.np)
     flat, rows = out.reshape(-1, depth), indices.reshape(-1)
     valid = (rows >= 0) & (rows < depth)               # out-of-range indices give all-off rows, as in TF
