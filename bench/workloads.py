@@ -103,3 +103,94 @@ def chain_tracejit():
 
 def chain_numpy(x, a, b, c):
     return np.tanh(x * a + b) * c + x * x
+
+
+# ---------------------------------------------------------------- conv model
+def conv_params(seed=0):
+    rng = np.random.default_rng(seed)
+
+    def glorot(fan_in, fan_out, shape):
+        limit = np.sqrt(6 / (fan_in + fan_out))
+        return rng.uniform(-limit, limit, shape).astype(np.float32)
+    return [glorot(9, 288, (3, 3, 1, 32)), np.zeros(32, np.float32), glorot(21632, 128, (21632, 128)),
+            np.zeros(128, np.float32), glorot(128, 10, (128, 10)), np.zeros(10, np.float32)]
+
+
+def conv_data(batch, seed=1):
+    rng = np.random.default_rng(seed)
+    return rng.random((batch, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, batch).astype(np.int32)
+
+
+def _adam_tracejit(params, grads, m, v, t):
+    t.assign_add(1.0)
+    lr_t = LR * tf.sqrt(1.0 - BETA2 ** t) / (1.0 - BETA1 ** t)
+    for p, g, m_, v_ in zip(params, grads, m, v):
+        m_.assign(BETA1 * m_ + (1.0 - BETA1) * g)
+        v_.assign(BETA2 * v_ + (1.0 - BETA2) * tf.square(g))
+        p.assign_sub(lr_t * m_ / (tf.sqrt(v_) + EPS))
+
+
+def _adam_numpy(params, grads, m, v, t):
+    lr_t = np.float32(LR * np.sqrt(1 - BETA2 ** t) / (1 - BETA1 ** t))
+    for p, g, m_, v_ in zip(params, grads, m, v):
+        m_ *= np.float32(BETA1)
+        m_ += np.float32(1 - BETA1) * g
+        v_ *= np.float32(BETA2)
+        v_ += np.float32(1 - BETA2) * g * g
+        p -= lr_t * m_ / (np.sqrt(v_) + np.float32(EPS))
+
+
+class TracejitConvNet:
+    """Conv2D(32, 3) - Flatten - Dense(128, relu) - Dense(10), Adam."""
+
+    def __init__(self):
+        self.params = [tf.Variable(p) for p in conv_params()]
+        self.m = [tf.Variable(np.zeros_like(p.numpy())) for p in self.params]
+        self.v = [tf.Variable(np.zeros_like(p.numpy())) for p in self.params]
+        self.t = tf.Variable(0.0)
+        self.step = tf.function(self._step)
+
+    def _step(self, x, y):
+        k, bc, w1, b1, w2, b2 = self.params
+        with tf.GradientTape() as tape:
+            features = tf.nn.relu(tf.nn.conv2d(x, k, 1, "VALID") + bc)
+            hidden = tf.nn.relu(tf.matmul(tf.reshape(features, [x.shape[0], -1]), w1) + b1)
+            logits = tf.matmul(hidden, w2) + b2
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits))
+        _adam_tracejit(self.params, tape.gradient(loss, self.params), self.m, self.v, self.t)
+        return loss
+
+
+class NumpyConvNet:
+    def __init__(self):
+        self.params = conv_params()
+        self.m = [np.zeros_like(p) for p in self.params]
+        self.v = [np.zeros_like(p) for p in self.params]
+        self.t = 0
+
+    def step(self, x, y):
+        k, bc, w1, b1, w2, b2 = self.params
+        batch = x.shape[0]
+        windows = np.lib.stride_tricks.sliding_window_view(x, (3, 3), axis=(1, 2))    # N, 26, 26, 1, 3, 3
+        cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(batch * 676, 9)
+        z0 = cols @ k.reshape(9, 32) + bc
+        a0 = np.maximum(z0, 0)
+        flat = a0.reshape(batch, 21632)
+        z1 = flat @ w1 + b1
+        h = np.maximum(z1, 0)
+        logits = h @ w2 + b2
+        shifted = logits - logits.max(axis=1, keepdims=True)
+        e = np.exp(shifted)
+        s = e.sum(axis=1, keepdims=True)
+        loss = np.mean(np.log(s[:, 0]) - shifted[np.arange(batch), y])
+        dl = e / s
+        dl[np.arange(batch), y] -= 1
+        dl /= batch
+        dw2, db2 = h.T @ dl, dl.sum(axis=0)
+        dz1 = (dl @ w2.T) * (z1 > 0)
+        dw1, db1 = flat.T @ dz1, dz1.sum(axis=0)
+        dz0 = (dz1 @ w1.T).reshape(batch * 676, 32) * (z0 > 0)
+        dk, dbc = (cols.T @ dz0).reshape(3, 3, 1, 32), dz0.sum(axis=0)
+        self.t += 1
+        _adam_numpy(self.params, [dk, dbc, dw1, db1, dw2, db2], self.m, self.v, self.t)
+        return loss

@@ -116,6 +116,20 @@ def specific(dtype):
         "argmax": [Sample([f((3, 4))], {"axis": 1, "output_type": dt.int64}),
                    Sample([f((3, 4))], {"axis": 0, "output_type": dt.int32})],
         "argmin": [Sample([f((3, 4))], {"axis": 1, "output_type": dt.int64})],
+        "im2col": [Sample([f((2, 5, 5, 2))], {"window": (3, 3), "strides": (1, 1), "padding": "VALID"}),
+                   Sample([f((1, 5, 4, 3))], {"window": (2, 3), "strides": (2, 1), "padding": "SAME"})],
+        "col2im": [Sample([f((18, 18)), f((2, 5, 5, 2), 1)], {"window": (3, 3), "strides": (1, 1), "padding": "VALID"}),
+                   Sample([f((12, 18)), f((1, 5, 4, 3), 1)], {"window": (2, 3), "strides": (2, 1), "padding": "SAME"})],
+        "max_pool": [Sample([f((2, 4, 4, 3))], {"window": (2, 2), "strides": (2, 2), "padding": "VALID"}),
+                     Sample([f((1, 5, 5, 2))], {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
+        "avg_pool": [Sample([f((2, 4, 4, 3))], {"window": (2, 2), "strides": (2, 2), "padding": "VALID"}),
+                     Sample([f((1, 5, 5, 2))], {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
+        "max_pool_grad": [Sample([f((1, 5, 5, 2)), f((1, 3, 3, 2), 1), f((1, 3, 3, 2), 2)],
+                                 {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
+        "max_pool_select": [Sample([f((1, 5, 5, 2)), f((1, 3, 3, 2), 1), f((1, 5, 5, 2), 2)],
+                                   {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
+        "avg_pool_grad": [Sample([f((1, 3, 3, 2)), f((1, 5, 5, 2), 1)],
+                                 {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
     }
 
 

@@ -205,3 +205,42 @@ def test_gradient_inside_function_with_persistent_tape_and_jacobian():
         return tape.gradient(z, x), tape.jacobian(y, x)
     g, j = f(tf.constant([1.0, 2.0]))
     assert g.numpy().tolist() == [2.0, 4.0] and j.numpy().tolist() == [[2.0, 0.0], [0.0, 4.0]]
+
+
+@pytest.mark.parametrize("padding,strides", [("VALID", 1), ("SAME", 2)])
+def test_conv_pool_network_gradient_matches_finite_differences(padding, strides):
+    rng = np.random.default_rng(4)
+    x, k = rng.normal(size=(2, 6, 6, 2)), rng.normal(size=(3, 3, 2, 3))
+
+    def loss(x_, k_):
+        y = tf.nn.relu(tf.nn.conv2d(x_, k_, strides=strides, padding=padding))
+        return tf.reduce_sum(tf.nn.max_pool2d(y, 2, 2, "SAME") * 1.5) + tf.reduce_sum(tf.nn.avg_pool2d(y, 2, 1, padding))
+    xv, kv = tf.Variable(x), tf.Variable(k)
+    with tf.GradientTape() as tape:
+        value = loss(xv, kv)
+    gx, gk = tape.gradient(value, [xv, kv])
+    np.testing.assert_allclose(gx.numpy(), _fd(lambda a: float(loss(a, k)), x), rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(gk.numpy(), _fd(lambda a: float(loss(x, a)), k), rtol=1e-5, atol=1e-7)
+
+    @tf.function
+    def traced_grads():
+        with tf.GradientTape() as t:
+            v = loss(xv, kv)
+        return t.gradient(v, [xv, kv])
+    tgx, tgk = traced_grads()
+    np.testing.assert_allclose(tgx.numpy(), gx.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(tgk.numpy(), gk.numpy(), rtol=1e-10)
+
+
+def test_first_layer_conv_skips_the_input_gradient():
+    k = tf.Variable(np.ones((3, 3, 1, 2), np.float32))
+
+    @tf.function
+    def step(x):
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_sum(tf.nn.conv2d(x, k, 1, "VALID"))
+        return tape.gradient(loss, k)
+    x = tf.ones([2, 5, 5, 1])
+    assert step(x).numpy().tolist() == np.full((3, 3, 1, 2), 18.0).tolist()
+    optimized = str(step.get_concrete_function(x).optimized_graph)
+    assert "im2col" in optimized and "col2im" not in optimized

@@ -197,3 +197,61 @@ def test_linalg_norm_and_keras_backend():
     assert K.floatx() == "float32" and K.epsilon() == 1e-7 and K.int_shape(tf.zeros([2, 3])) == (2, 3)
     v = K.variable([1, 2])
     assert v.dtype == tf.float32 and K.get_value(v).tolist() == [1.0, 2.0]
+
+
+def _reference_windows(x, kh, kw, sh, sw, padding, fill):
+    """Direct loops (no im2col): yields (n, i, j, window) with TF's SAME padding."""
+    n_, h, w, c = x.shape
+    if padding == "VALID":
+        oh, ow, top, left = (h - kh) // sh + 1, (w - kw) // sw + 1, 0, 0
+    else:
+        oh, ow = -(-h // sh), -(-w // sw)
+        top = max((oh - 1) * sh + kh - h, 0) // 2
+        left = max((ow - 1) * sw + kw - w, 0) // 2
+    for n in range(n_):
+        for i in range(oh):
+            for j in range(ow):
+                window = np.full((kh, kw, c), fill, np.float64)
+                valid = np.zeros((kh, kw), bool)
+                for a in range(kh):
+                    for b in range(kw):
+                        y, z = i * sh + a - top, j * sw + b - left
+                        if 0 <= y < h and 0 <= z < w:
+                            window[a, b], valid[a, b] = x[n, y, z], True
+                yield n, i, j, window, valid, (oh, ow)
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+@pytest.mark.parametrize("strides", [1, 2])
+def test_conv2d_matches_direct_loops(padding, strides):
+    x = rng.normal(size=(2, 6, 5, 3))
+    k = rng.normal(size=(3, 2, 3, 4))
+    out = tf.nn.conv2d(x, k, strides=strides, padding=padding)
+    expected = None
+    for n, i, j, window, _, (oh, ow) in _reference_windows(x, 3, 2, strides, strides, padding, 0.0):
+        if expected is None:
+            expected = np.zeros((2, oh, ow, 4))
+        expected[n, i, j] = np.einsum("abc,abco->o", window, k)
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.numpy(), expected, rtol=1e-10)
+
+
+@pytest.mark.parametrize("padding", ["VALID", "SAME"])
+def test_pooling_matches_direct_loops(padding):
+    x = rng.normal(size=(2, 5, 5, 3))
+    mx = tf.nn.max_pool2d(x, ksize=3, strides=2, padding=padding)
+    avg = tf.nn.avg_pool2d(x, ksize=3, strides=2, padding=padding)
+    for n, i, j, window, valid, _ in _reference_windows(x, 3, 3, 2, 2, padding, -np.inf):
+        np.testing.assert_allclose(mx.numpy()[n, i, j], window.max(axis=(0, 1)))
+        np.testing.assert_allclose(avg.numpy()[n, i, j], window[valid].mean(axis=0))   # padding not counted
+
+
+def test_conv_errors():
+    with pytest.raises(tf.errors.InvalidArgumentError, match="3 channels but filters expect 2"):
+        tf.nn.conv2d(np.zeros((1, 4, 4, 3)), np.zeros((2, 2, 2, 1)), 1, "VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="padding must be 'VALID' or 'SAME'"):
+        tf.nn.conv2d(np.zeros((1, 4, 4, 3)), np.zeros((2, 2, 3, 1)), 1, "FULL")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="does not fit"):
+        tf.nn.max_pool2d(np.zeros((1, 2, 2, 1)), 3, 1, "VALID")
+    with pytest.raises(tf.errors.InvalidArgumentError, match="4-D NHWC"):
+        tf.nn.conv2d(np.zeros((4, 4, 3)), np.zeros((2, 2, 3, 1)), 1, "VALID")

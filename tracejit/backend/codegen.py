@@ -50,7 +50,7 @@ def _expression(member, operands):
     return member.prim.expr.format(*operands, **params)
 
 
-def build(node):
+def build(node, allow_parallel=True):
     """(module source, KernelInfo, argument plan) for a fused node; the module defines `kernel`.
     The plan lists, per kernel argument, ("array", Value) or ("scalar", numpy scalar)."""
     out_shape = node.outputs[0].shape
@@ -71,7 +71,7 @@ def build(node):
         names[id(member.outputs[0])] = temp
     results = [names[id(v)] for v in node.outputs]
     size = int(np.prod(out_shape))
-    parallel = size >= loops.PARALLEL_MIN_ELEMENTS
+    parallel = allow_parallel and size >= loops.PARALLEL_MIN_ELEMENTS
     spec = loops.LoopSpec(len(out_shape), inputs, statements, results, parallel,
                           input_ranks=[len(v.shape) for v in node.inputs])
     body = loops.generate(spec, "kernel")

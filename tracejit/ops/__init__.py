@@ -7,6 +7,7 @@ from .elementwise import (  # noqa: F401
     logical_not, logical_or, logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
     round, rsqrt, select, sigmoid, sign, sin, softplus, sqrt, square, squared_difference, stop_gradient,
     subtract, tanh)
+from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
 from .linalg import matmul  # noqa: F401
 from .nn import (  # noqa: F401
     bias_add, clip_by_value, dropout, gelu, l2_loss, log_softmax, moments, relu6, sigmoid_cross_entropy_with_logits,

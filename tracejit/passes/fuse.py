@@ -7,6 +7,9 @@ from ..dtypes import float16, string
 from ..ir.graph import Node
 
 MIN_GROUP = 2
+# A lone elementwise op also becomes a kernel when it is this large: the kernel writes into a pooled
+# buffer, where NumPy would allocate (and page-fault) a fresh array on every call.
+MIN_SINGLE_ELEMENTS = 1 << 15
 
 
 def fusible(node):
@@ -75,7 +78,15 @@ def _group(graph):
             groups = [g for g in groups if not any(g is o for o in option)] + [merged]
         for m in merged.members:
             group_of[id(m)] = merged
-    return [g for g in groups if len(g.members) >= MIN_GROUP]
+    return [g for g in groups if len(g.members) >= MIN_GROUP or
+            (len(g.members) == 1 and _size(g.shape) >= MIN_SINGLE_ELEMENTS and g.members[0].op != "broadcast_like")]
+
+
+def _size(shape):
+    size = 1
+    for d in shape:
+        size *= d
+    return size
 
 
 def _fused_node(graph, group, used_outside):
