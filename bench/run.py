@@ -46,11 +46,10 @@ def optional_frameworks():
     return found
 
 
-def mlp_variants(optimizer, batch, frameworks):
+def mlp_variants(optimizer, batch):
     x, y = W.mlp_data(batch)
     ours, baseline = W.TracejitMLP(optimizer), W.NumpyMLP(optimizer)
-    variants = {"numpy": lambda: baseline.step(x, y), "tracejit": lambda: ours.step(x, y)}
-    return variants
+    return {"numpy": lambda: baseline.step(x, y), "tracejit": lambda: ours.step(x, y)}
 
 
 def chain_variants(n):
@@ -106,13 +105,19 @@ def main():
     for optimizer in ("sgd", "adam"):
         for batch in (32, 128, 1024):
             case = f"mlp {optimizer} batch {batch}"
-            rows.append((case, interleaved_medians(mlp_variants(optimizer, batch, frameworks),
+            rows.append((case, interleaved_medians(mlp_variants(optimizer, batch),
                                                    reps if batch < 1024 else max(reps // 4, 5))))
     print_table("(1) MLP 784-128-10 training step (forward + backward + update)", rows)
     results["mlp"] = dict(rows)
 
-    print("\n(2) conv model Conv2D(32,3)-Flatten-Dense(128)-Dense(10) with Adam: not measured -- conv2d is not "
-          "implemented yet (issue #4 stays open)")
+    rows = []
+    for batch in (32, 128):
+        x, y = W.conv_data(batch)
+        ours, baseline = W.TracejitConvNet(), W.NumpyConvNet()
+        rows.append((f"conv adam batch {batch}", interleaved_medians(
+            {"numpy": lambda: baseline.step(x, y), "tracejit": lambda: ours.step(x, y)}, max(reps // 4, 5))))
+    print_table("(2) conv model Conv2D(32,3)-Flatten-Dense(128)-Dense(10), Adam", rows)
+    results["conv"] = dict(rows)
 
     rows = [(f"chain {label}", interleaved_medians(chain_variants(n), max(reps // 3, 5)))
             for label, n in (("1M", 1 << 20), ("16M", 1 << 24))]

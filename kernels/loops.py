@@ -14,10 +14,14 @@ PARALLEL_MIN_ELEMENTS = 1 << 18     # below this, threads cost more than they sa
 
 
 class LoopSpec:
-    def __init__(self, rank, inputs, statements, results, parallel=False, input_ranks=None):
+    """in_place maps a result index to the input it overwrites (same shape, read at the same index):
+    the kernel then stores through that input array and takes no output argument for the result."""
+
+    def __init__(self, rank, inputs, statements, results, parallel=False, input_ranks=None, in_place=None):
         self.rank, self.inputs, self.statements, self.results = rank, inputs, statements, results
         self.parallel = parallel
         self.input_ranks = input_ranks or [len(p[1]) if p[0] == "array" else 0 for p in inputs]
+        self.in_place = in_place or {}
 
 
 def _collapse(rank, patterns):
@@ -36,15 +40,17 @@ def generate(spec, name="kernel"):
     """Source text of a function `name(a0, a1, ..., out0, out1, ...)`."""
     array_patterns = [p[1] for p in spec.inputs if p[0] == "array"]
     groups = _collapse(spec.rank, array_patterns) if spec.rank else []
-    args = [f"a{i}" for i in range(len(spec.inputs))] + [f"out{j}" for j in range(len(spec.results))]
+    outs = [j for j in range(len(spec.results)) if j not in spec.in_place]
+    args = [f"a{i}" for i in range(len(spec.inputs))] + [f"out{j}" for j in outs]
     lines = [f"def {name}({', '.join(args)}):"]
+    shape_source = f"out{outs[0]}" if outs else f"a{spec.in_place[0]}"
     dims = []
     for g, (members, _) in enumerate(groups):
-        size = " * ".join(f"out0.shape[{d}]" for d in members)
+        size = " * ".join(f"{shape_source}.shape[{d}]" for d in members)
         lines.append(f"    n{g} = {size}")
         dims.append(f"n{g}")
     flat_shape = "(" + "".join(f"{d}, " for d in dims) + ")"
-    for j in range(len(spec.results)):
+    for j in outs:
         lines.append(f"    o{j} = out{j}.reshape({flat_shape})" if dims else f"    o{j} = out{j}")
     loop_vars = [f"i{g}" for g in range(len(groups))]
     reads = {}
@@ -64,6 +70,10 @@ def generate(spec, name="kernel"):
         index = ", ".join(loop_vars[g] if column[array_index] else "0" for g, (_, column) in enumerate(groups))
         reads[f"a{i}"] = f"v{i}[{index}]"
         array_index += 1
+    for j, i in spec.in_place.items():
+        # stores through the very view the loop reads: LLVM sees load and store at one index of one
+        # pointer (no loop-carried dependence) instead of two arrays it must check for overlap
+        lines.append(f"    o{j} = v{i}" if spec.input_ranks[i] else f"    o{j} = a{i}")
     indent = "    "
     for depth, (var, dim) in enumerate(zip(loop_vars, dims)):
         # prange on the outermost loop only (numba splits it into one static range per thread, and the

@@ -168,3 +168,24 @@ def test_second_process_loads_kernels_from_the_disk_cache(tmp_path):
     cleared = subprocess.run([sys.executable, "-m", "tracejit", "cache", "clear"], capture_output=True, text=True,
                              env=dict(os.environ, TRACEJIT_CACHE_DIR=str(tmp_path)))
     assert "removed 1 kernel module(s)" in cleared.stdout and list(tmp_path.iterdir()) == []
+
+
+def test_optimizer_updates_write_into_the_variable_buffer():
+    w, m = tf.Variable(np.ones(64, np.float32)), tf.Variable(np.zeros(64, np.float32))
+
+    @tf.function
+    def step(g):
+        m.assign(0.9 * m + g)
+        w.assign_sub(0.1 * m)
+    g = tf.constant(np.ones(64, np.float32))
+    step(g)
+    buffers = (w._value, m._value)
+    step(g)
+    assert w._value is buffers[0] and m._value is buffers[1]      # updated in place, no new arrays
+    held = w.read_value()                                          # an outside reference: copy, not overwrite
+    step(g)
+    assert w._value is not buffers[0]
+    np.testing.assert_allclose(held.numpy(), 1 - 0.1 * (1 + 1.9))
+    np.testing.assert_allclose(w.numpy(), 1 - 0.1 * (1 + 1.9 + 2.71), rtol=1e-6)
+    kernel = step.get_concrete_function(g).kernels[0]
+    assert "out0" not in kernel.source.split("\n")[0]             # results are stored through the inputs

@@ -50,8 +50,9 @@ def _expression(member, operands):
     return member.prim.expr.format(*operands, **params)
 
 
-def build(node, allow_parallel=True):
+def build(node, allow_parallel=True, in_place=None):
     """(module source, KernelInfo, argument plan) for a fused node; the module defines `kernel`.
+    in_place: {output index: input index} results stored into an input array (see LoopSpec).
     The plan lists, per kernel argument, ("array", Value) or ("scalar", numpy scalar)."""
     out_shape = node.outputs[0].shape
     names, plan, inputs = {}, [], []
@@ -73,7 +74,7 @@ def build(node, allow_parallel=True):
     size = int(np.prod(out_shape))
     parallel = allow_parallel and size >= loops.PARALLEL_MIN_ELEMENTS
     spec = loops.LoopSpec(len(out_shape), inputs, statements, results, parallel,
-                          input_ranks=[len(v.shape) for v in node.inputs])
+                          input_ranks=[len(v.shape) for v in node.inputs], in_place=in_place)
     body = loops.generate(spec, "kernel")
     module_text = loops.module_source([("kernel", body)], parallel)
     name = f"k_{loops.source_hash(module_text)}"

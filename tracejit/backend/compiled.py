@@ -36,6 +36,30 @@ def _numba_type(kind, value):
     return numba.types.Array(numba.from_dtype(value.dtype.np), len(value.shape), "C")
 
 
+def _in_place_updates(graph):
+    """id(fused output) -> variable index, for results that can be written into the variable's
+    buffer: the variable is assigned once, from this fused kernel; nothing after the kernel reads
+    the variable's old value; the old value is not returned. (A kernel reads a same-shape input at
+    the index it writes, so reading the old value inside the kernel itself is safe.)"""
+    position = {id(n): i for i, n in enumerate(graph.nodes)}
+    assigns = [n for n in graph.nodes if n.op == "assign"]
+    result = {}
+    for i, (var_value, _) in enumerate(graph.variables):
+        mine = [n for n in assigns if n.inputs[0] is var_value]
+        if len(mine) != 1:
+            continue
+        value = mine[0].inputs[1]
+        writer = next((n for n in graph.nodes if n.op == "fused" and any(v is value for v in n.outputs)), None)
+        if writer is None or tuple(value.shape) != tuple(var_value.shape) or value.dtype != var_value.dtype:
+            continue
+        if any(v is var_value for v in graph.outputs):
+            continue
+        readers = [n for n in graph.nodes if n is not mine[0] and any(v is var_value for v in n.inputs)]
+        if all(position[id(n)] < position[id(writer)] or n is writer for n in readers):
+            result[id(value)] = (i, var_value)
+    return result
+
+
 class CompiledExecutable:
     def __init__(self, graph, debug=None):
         self.graph = graph
@@ -48,6 +72,7 @@ class CompiledExecutable:
         # 2 cores they starve each other (measured: the conv training step 26.8 ms with parallel
         # kernels, 12.2 ms without). So graphs that call BLAS get serial kernels.
         self._allow_parallel = not any(n.op == "matmul" for n in graph.nodes)
+        self._in_place = _in_place_updates(graph)
         self.driver_source = self._generate()
         exec(compile(self.driver_source, f"<tracejit driver {graph.name}>", "exec"), self._namespace)
         self._run = self._namespace["run"]
@@ -82,6 +107,7 @@ class CompiledExecutable:
         g = self.graph
         self._namespace["P"] = self._pool
         static = all(None not in v.shape for n in g.nodes for v in n.outputs)
+        self._written_in_place = set()
         args = [self._name(v) for v in g.inputs]
         lines = [f"def run({', '.join(args)}):"]
         lines += [f"    {a} = _contiguous({a})" for a in args]
@@ -97,6 +123,9 @@ class CompiledExecutable:
                 i = next(k for k, (v, _) in enumerate(g.variables) if v is target)
                 copy = value.node is None or value.node.op == "const"
                 source = f"np.array({self._name(value)})" if copy else self._name(value)
+                if id(value) in self._written_in_place:
+                    lines.append(f"    V{i}._value = {source}")
+                    continue
                 lines.append(f"    _old = V{i}._value")
                 lines.append(f"    V{i}._value = {source}")
                 if id(value) in slot_of:      # ping-pong: the old array becomes the pool buffer
@@ -112,7 +141,7 @@ class CompiledExecutable:
                 self._fallback_step(node, node, lines)
         outputs = []
         for v in g.outputs:
-            aliased = v.node is None or v.node.op == "const"
+            aliased = v.node is None or v.node.op == "const" or id(v) in self._written_in_place
             outputs.append(f"np.array({self._name(v)})" if aliased else self._name(v))
         lines.append(f"    return [{', '.join(outputs)}]")
         return "\n".join(lines) + "\n"
@@ -139,13 +168,19 @@ class CompiledExecutable:
         lines.append(f"    {fn}({self._name(a)}{ta}, {self._name(b)}{tb}, out={self._name(out)})")
 
     def _kernel_step(self, node, lines, slot_of):
+        # results written into a variable's buffer: the kernel overwrites the input holding the old value
+        in_place = {}
+        for j, out in enumerate(node.outputs):
+            target = self._in_place.get(id(out))
+            if target is not None and any(v is target[1] for v in node.inputs):
+                in_place[j] = next(k for k, v in enumerate(node.inputs) if v is target[1])
         try:
-            module_text, info, plan = codegen.build(node, self._allow_parallel)
+            module_text, info, plan = codegen.build(node, self._allow_parallel, in_place)
             start = time.perf_counter()
             module = cache.load(module_text)
             kernel = module.kernel
             signature = tuple(_numba_type(kind, v) for kind, v in plan) + tuple(
-                _numba_type("array", v) for v in node.outputs)
+                _numba_type("array", v) for j, v in enumerate(node.outputs) if j not in in_place)
             kernel.compile(signature)
             self.compile_seconds += time.perf_counter() - start
         except Exception as error:          # an expression numba cannot type: run the members with NumPy
@@ -155,6 +190,10 @@ class CompiledExecutable:
         key = f"K{len(self.kernels)}"
         self._namespace[key] = kernel
         self.kernels.append(info)
+        for j, k in in_place.items():      # someone else holds the old value: overwrite a private copy
+            old = self._name(node.inputs[k])
+            lines.append(f"    if _rc({old}) > {_FREE_REFCOUNT}:")
+            lines.append(f"        {old} = {old}.copy()")
         args = []
         for i, (kind, v) in enumerate(plan):
             if kind == "scalar":
@@ -162,8 +201,12 @@ class CompiledExecutable:
                 args.append(f"{key}_s{i}")
             else:
                 args.append(self._name(v))
-        for out in node.outputs:
-            slot_of[id(out)] = self._buffer(out, lines)
-            args.append(self._name(out))
+        for j, out in enumerate(node.outputs):
+            if j not in in_place:
+                slot_of[id(out)] = self._buffer(out, lines)
+                args.append(self._name(out))
         lines.append(f"    {key}({', '.join(args)})")
+        for j, k in in_place.items():
+            lines.append(f"    {self._name(node.outputs[j])} = {self._name(node.inputs[k])}")
+            self._written_in_place.add(id(node.outputs[j]))
         return True
