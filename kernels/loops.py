@@ -17,11 +17,14 @@ class LoopSpec:
     """in_place maps a result index to the input it overwrites (same shape, read at the same index):
     the kernel then stores through that input array and takes no output argument for the result."""
 
-    def __init__(self, rank, inputs, statements, results, parallel=False, input_ranks=None, in_place=None):
+    def __init__(self, rank, inputs, statements, results, parallel=False, input_ranks=None, in_place=None,
+                 half_inputs=(), half_results=()):
         self.rank, self.inputs, self.statements, self.results = rank, inputs, statements, results
         self.parallel = parallel
         self.input_ranks = input_ranks or [len(p[1]) if p[0] == "array" else 0 for p in inputs]
         self.in_place = in_place or {}
+        # float16 arrays arrive as uint16 bit views: widened to float32 on read, rounded on store
+        self.half_inputs, self.half_results = set(half_inputs), set(half_results)
 
 
 def _collapse(rank, patterns):
@@ -61,14 +64,14 @@ def generate(spec, name="kernel"):
             continue
         pattern = entry[1]
         if spec.input_ranks[i] == 0:
-            lines.append(f"    s{i} = a{i}[()]")
+            lines.append(f"    s{i} = half_to_float(a{i}[()])" if i in spec.half_inputs else f"    s{i} = a{i}[()]")
             reads[f"a{i}"] = f"s{i}"
             array_index += 1
             continue
         shape = [dims[g] if column[array_index] else "1" for g, (_, column) in enumerate(groups)]
         lines.append(f"    v{i} = a{i}.reshape(({''.join(s + ', ' for s in shape)}))")
         index = ", ".join(loop_vars[g] if column[array_index] else "0" for g, (_, column) in enumerate(groups))
-        reads[f"a{i}"] = f"v{i}[{index}]"
+        reads[f"a{i}"] = f"half_to_float(v{i}[{index}])" if i in spec.half_inputs else f"v{i}[{index}]"
         array_index += 1
     for j, i in spec.in_place.items():
         # stores through the very view the loop reads: LLVM sees load and store at one index of one
@@ -87,7 +90,8 @@ def generate(spec, name="kernel"):
         lines.append(f"{indent}{_rename_arguments(statement, len(spec.inputs))}")
     store_index = "[" + ", ".join(loop_vars) + "]" if dims else "[()]"
     for j, result in enumerate(spec.results):
-        lines.append(f"{indent}o{j}{store_index} = {result}")
+        value = f"float_to_half({result})" if j in spec.half_results else result
+        lines.append(f"{indent}o{j}{store_index} = {value}")
     return "\n".join(lines) + "\n"
 
 
@@ -103,6 +107,7 @@ def module_source(kernels, parallel):
         "import numpy as np",
         "from numba import njit, prange",
         "from kernels.mathfuncs import *  # noqa: F401,F403",
+        "from kernels.float16 import float_to_half, half_to_float  # noqa: F401",
         "",
     ]
     body = []

@@ -125,7 +125,7 @@ def _second_op(out):
 
 
 FUSED_CASES = [(p, d, s, i) for (p, d, s), i in zip(CASES, IDS)
-               if p.kind == "elementwise" and p.expr and d != dt.float16 and "{0}" in p.expr
+               if p.kind == "elementwise" and p.expr and "{0}" in p.expr
                and p.name not in ("identity", "stop_gradient")          # simplified away before fusion
                and None not in p.rule(*_tensors(s), **s.params)[0]]
 

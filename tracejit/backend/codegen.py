@@ -45,6 +45,8 @@ def _expression(member, operands):
     if member.op == "cast":
         if out.dtype.is_bool:
             return f"({operands[0]} != 0)"
+        if out.dtype.name == "float16":           # float16 values live as float32 inside kernels, rounded
+            return f"half_to_float(float_to_half({operands[0]}))"
         return f"{_NUMPY_TYPE[out.dtype.name]}({operands[0]})"
     params = {k: repr(float(v)) if isinstance(v, (int, float)) else v for k, v in member.params.items()}
     return member.prim.expr.format(*operands, **params)
@@ -59,7 +61,7 @@ def build(node, allow_parallel=True, in_place=None):
     for i, v in enumerate(node.inputs):
         scalar = scalar_constant(v)
         if scalar is not None:
-            plan.append(("scalar", scalar))
+            plan.append(("scalar", np.float32(scalar) if v.dtype.name == "float16" else scalar))
             inputs.append(("scalar",))
         else:
             plan.append(("array", v))
@@ -73,8 +75,11 @@ def build(node, allow_parallel=True, in_place=None):
     results = [names[id(v)] for v in node.outputs]
     size = int(np.prod(out_shape))
     parallel = allow_parallel and size >= loops.PARALLEL_MIN_ELEMENTS
+    half_inputs = [i for i, (kind, v) in enumerate(plan) if kind == "array" and v.dtype.name == "float16"]
+    half_results = [j for j, v in enumerate(node.outputs) if v.dtype.name == "float16"]
     spec = loops.LoopSpec(len(out_shape), inputs, statements, results, parallel,
-                          input_ranks=[len(v.shape) for v in node.inputs], in_place=in_place)
+                          input_ranks=[len(v.shape) for v in node.inputs], in_place=in_place,
+                          half_inputs=half_inputs, half_results=half_results)
     body = loops.generate(spec, "kernel")
     module_text = loops.module_source([("kernel", body)], parallel)
     name = f"k_{loops.source_hash(module_text)}"

@@ -33,7 +33,8 @@ def _numba_type(kind, value):
     import numba
     if kind == "scalar":
         return numba.typeof(value)
-    return numba.types.Array(numba.from_dtype(value.dtype.np), len(value.shape), "C")
+    np_dtype = np.dtype(np.uint16) if value.dtype.name == "float16" else value.dtype.np   # bit views
+    return numba.types.Array(numba.from_dtype(np_dtype), len(value.shape), "C")
 
 
 def _in_place_updates(graph):
@@ -66,7 +67,7 @@ class CompiledExecutable:
         self.kernels = []
         self.compile_seconds = 0.0
         self._namespace = {"np": np, "_rc": sys.getrefcount, "_empty": np.empty, "_fallback": _fallback,
-                           "_contiguous": _contiguous}
+                           "_contiguous": _contiguous, "_u16": np.uint16}
         self._pool = []
         # OpenMP workers (numba prange) and OpenBLAS workers both spin after their parallel regions; on
         # 2 cores they starve each other (measured: the conv training step 26.8 ms with parallel
@@ -167,6 +168,10 @@ class CompiledExecutable:
         fn = "np.dot" if len(a.shape) == 2 and len(b.shape) == 2 else "np.matmul"
         lines.append(f"    {fn}({self._name(a)}{ta}, {self._name(b)}{tb}, out={self._name(out)})")
 
+    def _kernel_arg(self, value):
+        """Kernels see float16 arrays as their uint16 bits (numba cannot load or store float16)."""
+        return f"{self._name(value)}.view(_u16)" if value.dtype.name == "float16" else self._name(value)
+
     def _kernel_step(self, node, lines, slot_of):
         # results written into a variable's buffer: the kernel overwrites the input holding the old value
         in_place = {}
@@ -200,11 +205,11 @@ class CompiledExecutable:
                 self._namespace[f"{key}_s{i}"] = v
                 args.append(f"{key}_s{i}")
             else:
-                args.append(self._name(v))
+                args.append(self._kernel_arg(v))
         for j, out in enumerate(node.outputs):
             if j not in in_place:
                 slot_of[id(out)] = self._buffer(out, lines)
-                args.append(self._name(out))
+                args.append(self._kernel_arg(out))
         lines.append(f"    {key}({', '.join(args)})")
         for j, k in in_place.items():
             lines.append(f"    {self._name(node.outputs[j])} = {self._name(node.inputs[k])}")

@@ -3,7 +3,7 @@
 group (by other nodes, outputs or assigns) are exported. Groups never create cycles."""
 import heapq
 
-from ..dtypes import float16, string
+from ..dtypes import string
 from ..ir.graph import Node
 
 MIN_GROUP = 2
@@ -19,7 +19,7 @@ def fusible(node):
     values = node.inputs + node.outputs
     if node.op in ("floordiv", "floormod") and node.outputs[0].dtype.is_integer:
         return False           # eager raises on integer division by zero; a numba loop cannot
-    return all(v.dtype not in (float16, string) for v in values) and None not in node.outputs[0].shape
+    return all(v.dtype != string for v in values) and None not in node.outputs[0].shape
 
 
 class Group:
