@@ -18,13 +18,17 @@ class LoopSpec:
     the kernel then stores through that input array and takes no output argument for the result."""
 
     def __init__(self, rank, inputs, statements, results, parallel=False, input_ranks=None, in_place=None,
-                 half_inputs=(), half_results=()):
+                 half_inputs=(), half_results=(), reduction=None):
         self.rank, self.inputs, self.statements, self.results = rank, inputs, statements, results
         self.parallel = parallel
         self.input_ranks = input_ranks or [len(p[1]) if p[0] == "array" else 0 for p in inputs]
         self.in_place = in_place or {}
         # float16 arrays arrive as uint16 bit views: widened to float32 on read, rounded on store
         self.half_inputs, self.half_results = set(half_inputs), set(half_results)
+        # reduction: (kind in sum/mean/max/min, tuple of rank booleans marking reduced loop dims). The
+        # loop then runs over the pre-reduction shape, given as the last argument `shape`, and
+        # accumulates the single result in float64 before storing it into out0.
+        self.reduction = reduction
 
 
 def _collapse(rank, patterns):
@@ -41,6 +45,8 @@ def _collapse(rank, patterns):
 
 def generate(spec, name="kernel"):
     """Source text of a function `name(a0, a1, ..., out0, out1, ...)`."""
+    if spec.reduction is not None:
+        return _generate_reduction(spec, name)
     array_patterns = [p[1] for p in spec.inputs if p[0] == "array"]
     groups = _collapse(spec.rank, array_patterns) if spec.rank else []
     outs = [j for j in range(len(spec.results)) if j not in spec.in_place]
@@ -56,23 +62,7 @@ def generate(spec, name="kernel"):
     for j in outs:
         lines.append(f"    o{j} = out{j}.reshape({flat_shape})" if dims else f"    o{j} = out{j}")
     loop_vars = [f"i{g}" for g in range(len(groups))]
-    reads = {}
-    array_index = 0
-    for i, entry in enumerate(spec.inputs):
-        if entry[0] == "scalar":
-            reads[f"a{i}"] = f"a{i}"
-            continue
-        pattern = entry[1]
-        if spec.input_ranks[i] == 0:
-            lines.append(f"    s{i} = half_to_float(a{i}[()])" if i in spec.half_inputs else f"    s{i} = a{i}[()]")
-            reads[f"a{i}"] = f"s{i}"
-            array_index += 1
-            continue
-        shape = [dims[g] if column[array_index] else "1" for g, (_, column) in enumerate(groups)]
-        lines.append(f"    v{i} = a{i}.reshape(({''.join(s + ', ' for s in shape)}))")
-        index = ", ".join(loop_vars[g] if column[array_index] else "0" for g, (_, column) in enumerate(groups))
-        reads[f"a{i}"] = f"half_to_float(v{i}[{index}])" if i in spec.half_inputs else f"v{i}[{index}]"
-        array_index += 1
+    reads = _reads(spec, groups, dims, loop_vars, lines)
     for j, i in spec.in_place.items():
         # stores through the very view the loop reads: LLVM sees load and store at one index of one
         # pointer (no loop-carried dependence) instead of two arrays it must check for overlap
@@ -93,6 +83,74 @@ def generate(spec, name="kernel"):
         value = f"float_to_half({result})" if j in spec.half_results else result
         lines.append(f"{indent}o{j}{store_index} = {value}")
     return "\n".join(lines) + "\n"
+
+
+_IDENTITY = {"sum": "0.0", "mean": "0.0", "max": "-np.inf", "min": "np.inf"}
+_COMBINE = {"sum": "{acc} + {v}", "mean": "{acc} + {v}", "max": "maximum({acc}, {v})", "min": "minimum({acc}, {v})"}
+
+
+def _generate_reduction(spec, name):
+    kind, reduced = spec.reduction
+    array_patterns = [p[1] for p in spec.inputs if p[0] == "array"]
+    groups = _collapse(spec.rank, array_patterns + [tuple(not r for r in reduced)])
+    args = [f"a{i}" for i in range(len(spec.inputs))] + ["out0", "shape"]
+    lines = [f"def {name}({', '.join(args)}):"]
+    dims, kept = [], []
+    for g, (members, column) in enumerate(groups):
+        lines.append(f"    n{g} = " + " * ".join(f"shape[{d}]" for d in members))
+        dims.append(f"n{g}")
+        if column[-1]:                       # the pseudo-pattern: True where the dim is kept
+            kept.append(g)
+    loop_vars = [f"i{g}" for g in range(len(groups))]
+    kept_shape = "(" + "".join(f"n{g}, " for g in kept) + ")"
+    if kept:
+        lines.append(f"    acc = np.full({kept_shape}, {_IDENTITY[kind]}, np.float64)")
+    else:                                     # a full reduction accumulates in a register
+        lines.append(f"    total = np.float64({_IDENTITY[kind]})")
+    reads = _reads(spec, groups, dims, loop_vars, lines)
+    indent = "    "
+    for var, dim in zip(loop_vars, dims):
+        lines.append(f"{indent}for {var} in range({dim}):")
+        indent += "    "
+    for name_, read in reads.items():
+        lines.append(f"{indent}{name_}_ = {read}")
+    for statement in spec.statements:
+        lines.append(f"{indent}{_rename_arguments(statement, len(spec.inputs))}")
+    target = "acc[" + ", ".join(loop_vars[g] for g in kept) + "]" if kept else "total"
+    combined = _COMBINE[kind].format(acc=target, v=f"np.float64({spec.results[0]})")
+    lines.append(f"{indent}{target} = {combined}")
+    count = " * ".join(dims[g] for g in range(len(groups)) if g not in kept) or "1"
+    scale = f" / ({count})" if kind == "mean" else ""
+    store = "float_to_half({})" if 0 in spec.half_results else "{}"
+    if kept:
+        lines.append("    flat = out0.reshape((acc.size,))")
+        lines.append("    accumulated = acc.reshape((acc.size,))")
+        lines.append("    for j in range(acc.size):")
+        lines.append("        flat[j] = " + store.format(f"accumulated[j]{scale}"))
+    else:
+        lines.append("    out0.reshape((1,))[0] = " + store.format(f"total{scale}"))
+    return "\n".join(lines) + "\n"
+
+
+def _reads(spec, groups, dims, loop_vars, lines):
+    """Per-element reads of each input, aligned to the (collapsed) loop dims."""
+    reads = {}
+    array_index = 0
+    for i, entry in enumerate(spec.inputs):
+        if entry[0] == "scalar":
+            reads[f"a{i}"] = f"a{i}"
+            continue
+        if spec.input_ranks[i] == 0:
+            lines.append(f"    s{i} = half_to_float(a{i}[()])" if i in spec.half_inputs else f"    s{i} = a{i}[()]")
+            reads[f"a{i}"] = f"s{i}"
+            array_index += 1
+            continue
+        shape = [dims[g] if column[array_index] else "1" for g, (_, column) in enumerate(groups)]
+        lines.append(f"    v{i} = a{i}.reshape(({''.join(s + ', ' for s in shape)}))")
+        index = ", ".join(loop_vars[g] if column[array_index] else "0" for g, (_, column) in enumerate(groups))
+        reads[f"a{i}"] = f"half_to_float(v{i}[{index}])" if i in spec.half_inputs else f"v{i}[{index}]"
+        array_index += 1
+    return reads
 
 
 def _rename_arguments(statement, count):

@@ -189,3 +189,33 @@ def test_optimizer_updates_write_into_the_variable_buffer():
     np.testing.assert_allclose(w.numpy(), 1 - 0.1 * (1 + 1.9 + 2.71), rtol=1e-6)
     kernel = step.get_concrete_function(g).kernels[0]
     assert "out0" not in kernel.source.split("\n")[0]             # results are stored through the inputs
+
+
+@pytest.mark.parametrize("reduce", [tf.reduce_sum, tf.reduce_mean, tf.reduce_max, tf.reduce_min])
+@pytest.mark.parametrize("axis,keepdims", [(None, False), (1, False), (0, True), ((0, 2), False), (-1, True)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.float16])
+def test_reductions_fuse_into_the_elementwise_loop(reduce, axis, keepdims, dtype):
+    x = tf.constant(np.random.default_rng(2).uniform(-2, 2, (3, 4, 5)).astype(dtype))
+    b = tf.constant(np.random.default_rng(3).uniform(-1, 1, (5,)).astype(dtype))
+
+    def f(x, b):
+        return reduce(tf.exp(x) * b - x, axis=axis, keepdims=keepdims)
+    traced = tf.function(f)
+    if dtype == np.float16:
+        # eager float16 rounds every op and partial sum; the kernel accumulates in float64, so allow the
+        # eager rounding error of a sum: eps16 * (number of terms) * largest term
+        terms = np.abs((np.exp(x.numpy().astype(np.float64)) * b.numpy() - x.numpy()))
+        np.testing.assert_allclose(traced(x, b).numpy(), f(x, b).numpy(), rtol=1e-2, atol=1e-3 * 20 * terms.max())
+    else:
+        assert_close(traced(x, b).numpy(), f(x, b).numpy(), tf.as_dtype(dtype))
+    (kernel,) = traced.get_concrete_function(x, b).kernels
+    assert kernel.members[-1] == reduce.__name__ and kernel.members[:3] == ["exp", "multiply", "subtract"]
+
+
+def test_reduction_fusion_propagates_nan_and_keeps_float32_accuracy():
+    x = np.full(1 << 20, 0.1, np.float32)
+    f = tf.function(lambda x: tf.reduce_sum(x * 1.0 + 0.0) + tf.reduce_max(tf.abs(x) * 2.0))
+    assert_close(f(tf.constant(x)).numpy(), np.float32(np.sum(x.astype(np.float64)) + 0.2), tf.float32)
+    x[7] = np.nan
+    g = tf.function(lambda x: tf.reduce_max(tf.abs(x) * 2.0))
+    assert np.isnan(g(tf.constant(x)).numpy())

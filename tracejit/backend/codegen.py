@@ -52,11 +52,17 @@ def _expression(member, operands):
     return member.prim.expr.format(*operands, **params)
 
 
+REDUCTION_KINDS = {"reduce_sum": "sum", "reduce_mean": "mean", "reduce_max": "max", "reduce_min": "min"}
+
+
 def build(node, allow_parallel=True, in_place=None):
     """(module source, KernelInfo, argument plan) for a fused node; the module defines `kernel`.
     in_place: {output index: input index} results stored into an input array (see LoopSpec).
     The plan lists, per kernel argument, ("array", Value) or ("scalar", numpy scalar)."""
-    out_shape = node.outputs[0].shape
+    members = node.params["members"]
+    reduction = members[-1] if members[-1].op in REDUCTION_KINDS else None
+    elementwise = members[:-1] if reduction is not None else members
+    out_shape = elementwise[-1].outputs[0].shape      # the loop shape: before any trailing reduction
     names, plan, inputs = {}, [], []
     for i, v in enumerate(node.inputs):
         scalar = scalar_constant(v)
@@ -68,24 +74,33 @@ def build(node, allow_parallel=True, in_place=None):
             inputs.append(("array", _pattern(v, out_shape)))
         names[id(v)] = f"a{i}"
     statements = []
-    for k, member in enumerate(node.params["members"]):
+    for k, member in enumerate(elementwise):
         temp = f"t{k}"
         statements.append(f"{temp} = {_expression(member, [names[id(v)] for v in member.inputs])}")
         names[id(member.outputs[0])] = temp
-    results = [names[id(v)] for v in node.outputs]
     size = int(np.prod(out_shape))
-    parallel = allow_parallel and size >= loops.PARALLEL_MIN_ELEMENTS
+    reduce_spec = None
+    if reduction is not None:
+        results = [names[id(reduction.inputs[0])]]
+        axes = reduction.params["axis"]
+        reduce_spec = (REDUCTION_KINDS[reduction.op], tuple(d in axes for d in range(len(out_shape))))
+        in_place = None
+    else:
+        results = [names[id(v)] for v in node.outputs]
+    parallel = allow_parallel and size >= loops.PARALLEL_MIN_ELEMENTS and reduction is None
     half_inputs = [i for i, (kind, v) in enumerate(plan) if kind == "array" and v.dtype.name == "float16"]
     half_results = [j for j, v in enumerate(node.outputs) if v.dtype.name == "float16"]
     spec = loops.LoopSpec(len(out_shape), inputs, statements, results, parallel,
                           input_ranks=[len(v.shape) for v in node.inputs], in_place=in_place,
-                          half_inputs=half_inputs, half_results=half_results)
+                          half_inputs=half_inputs, half_results=half_results, reduction=reduce_spec)
     body = loops.generate(spec, "kernel")
     module_text = loops.module_source([("kernel", body)], parallel)
     name = f"k_{loops.source_hash(module_text)}"
-    members = [m.op for m in node.params["members"]]
+    member_ops = [m.op for m in members]
     itemsize = node.outputs[0].dtype.np.itemsize
     nbytes = sum(int(np.prod(v.shape)) * v.dtype.np.itemsize for kind, v in plan if kind == "array")
     nbytes += size * itemsize * len(node.outputs)
-    info = KernelInfo(name, members, out_shape, node.outputs[0].dtype.name, size * len(members), nbytes, body, parallel)
+    info = KernelInfo(name, member_ops, out_shape, node.outputs[0].dtype.name, size * len(members), nbytes, body,
+                      parallel)
+    info.loop_shape = tuple(out_shape) if reduction is not None else None
     return module_text, info, plan

@@ -65,7 +65,9 @@ class CompiledExecutable:
     def __init__(self, graph, debug=None):
         self.graph = graph
         self.kernels = []
+        self.fallbacks = []                 # fused nodes that run member by member (kernel failed to compile)
         self.compile_seconds = 0.0
+        self._debug = debug
         self._namespace = {"np": np, "_rc": sys.getrefcount, "_empty": np.empty, "_fallback": _fallback,
                            "_contiguous": _contiguous, "_u16": np.uint16}
         self._pool = []
@@ -186,11 +188,16 @@ class CompiledExecutable:
             kernel = module.kernel
             signature = tuple(_numba_type(kind, v) for kind, v in plan) + tuple(
                 _numba_type("array", v) for j, v in enumerate(node.outputs) if j not in in_place)
+            if info.loop_shape is not None:       # reductions take the loop shape as a last argument
+                import numba
+                signature += (numba.types.UniTuple(numba.types.int64, len(info.loop_shape)),)
             kernel.compile(signature)
             self.compile_seconds += time.perf_counter() - start
         except Exception as error:          # an expression numba cannot type: run the members with NumPy
-            config.debug_print(f"kernel for fused[{','.join(m.op for m in node.params['members'])}] fell back to "
-                               f"NumPy: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+            if config.debug_level(self._debug) >= 1:
+                config.debug_print(f"kernel for fused[{','.join(m.op for m in node.params['members'])}] fell back "
+                                   f"to NumPy: {type(error).__name__}: {str(error).splitlines()[0][:200]}")
+            self.fallbacks.append(node)
             return False
         key = f"K{len(self.kernels)}"
         self._namespace[key] = kernel
@@ -210,6 +217,9 @@ class CompiledExecutable:
             if j not in in_place:
                 slot_of[id(out)] = self._buffer(out, lines)
                 args.append(self._kernel_arg(out))
+        if info.loop_shape is not None:
+            self._namespace[f"{key}_shape"] = tuple(int(d) for d in info.loop_shape)
+            args.append(f"{key}_shape")
         lines.append(f"    {key}({', '.join(args)})")
         for j, k in in_place.items():
             lines.append(f"    {self._name(node.outputs[j])} = {self._name(node.inputs[k])}")

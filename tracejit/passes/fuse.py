@@ -29,6 +29,10 @@ class Group:
         self.first = min(positions)
         self.shape = members[0].outputs[0].shape
 
+    def add(self, node):
+        self.members.append(node)
+        self.ids.add(id(node))
+
 
 def _depends_on(value, group, position):
     """Does `value` (transitively) depend on a member of `group`? Nodes before the group cannot."""
@@ -78,8 +82,35 @@ def _group(graph):
             groups = [g for g in groups if not any(g is o for o in option)] + [merged]
         for m in merged.members:
             group_of[id(m)] = merged
+    _attach_reductions(graph, groups)
     return [g for g in groups if len(g.members) >= MIN_GROUP or
             (len(g.members) == 1 and _size(g.shape) >= MIN_SINGLE_ELEMENTS and g.members[0].op != "broadcast_like")]
+
+
+REDUCTIONS = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
+
+
+def _attach_reductions(graph, groups):
+    """A group whose only result feeds exactly one float reduction computes the reduction in the
+    same loop (softmax denominators, cross-entropy row sums, mean of squares, bias gradients)."""
+    uses = graph.uses()
+    consumers = {}
+    for node in graph.nodes:
+        for v in node.inputs:
+            consumers.setdefault(id(v), []).append(node)
+    for g in groups:
+        leaving = [m.outputs[0] for m in g.members
+                   if any(id(c) not in g.ids for c in consumers.get(id(m.outputs[0]), ()))
+                   or any(v is m.outputs[0] for v in graph.outputs)]
+        if len(leaving) != 1:
+            continue
+        value = leaving[0]
+        users = consumers.get(id(value), [])
+        if uses.get(id(value), 0) != 1 or len(users) != 1:
+            continue
+        reduction = users[0]
+        if reduction.op in REDUCTIONS and value.dtype.is_floating and _size(value.shape) > 0:
+            g.add(reduction)
 
 
 def _size(shape):

@@ -85,13 +85,32 @@ def _same_shape_passthrough(node):
     return _keep_if_same(node, node.inputs[0])
 
 
+def _sum_to_as_reduce_sum(node):
+    """sum_to with static shapes is a reduce_sum (which reduction fusion understands)."""
+    g, like = node.inputs
+    if None in g.shape or None in like.shape:
+        return None
+    if tuple(g.shape) == tuple(like.shape):
+        return g
+    lead = len(g.shape) - len(like.shape)
+    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(like.shape) if d == 1 and g.shape[lead + i] != 1)
+    for keepdims in (False, True):
+        kept = tuple(1 if i in axes else d for i, d in enumerate(g.shape)) if keepdims else \
+            tuple(d for i, d in enumerate(g.shape) if i not in axes)
+        if kept == tuple(like.shape):
+            node.op, node.prim, node.inputs = "reduce_sum", REGISTRY["reduce_sum"], [g]
+            node.params = {"axis": axes, "keepdims": keepdims}
+            return REWRITTEN
+    return None
+
+
 RULES = {
     "multiply": _identity_operand(1, True), "add": _identity_operand(0, True),
     "subtract": _identity_operand(0, False), "divide": _identity_operand(1, False),
     "transpose": _double_transpose, "reshape": _reshape_chain, "negative": _double_negative,
     "pow": _pow_constant, "identity": _same_shape_passthrough, "stop_gradient": _same_shape_passthrough,
     "cast": _same_shape_passthrough, "broadcast_like": _same_shape_passthrough,
-    "sum_to": _same_shape_passthrough, "broadcast_to": _same_shape_passthrough,
+    "sum_to": _sum_to_as_reduce_sum, "broadcast_to": _same_shape_passthrough,
     "expand_dims": _as_reshape, "squeeze": _as_reshape,
 }
 
