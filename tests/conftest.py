@@ -31,6 +31,8 @@ def _isolated_state(monkeypatch):
     """Each test starts eager, without debug output, with no global seed."""
     monkeypatch.delenv("TRACEJIT_DEBUG", raising=False)
     tf.config.run_functions_eagerly(False)
+    tf.config.set_min_kernel_elements(0)      # tests compile every fused group, however small
+
     tf.random.set_seed(None)
     yield
     tf.config.run_functions_eagerly(False)

@@ -146,6 +146,7 @@ def _run(code, cache_dir):
 
 SCRIPT = """
     import json, numpy as np, tracejit as tf
+    tf.config.set_min_kernel_elements(0)
     f = tf.function(lambda x, y: tf.tanh(x * y) + x * 0.5)
     x = tf.constant(np.linspace(-1, 1, 12, dtype=np.float32).reshape(3, 4))
     out = f(x, x)
@@ -219,3 +220,37 @@ def test_reduction_fusion_propagates_nan_and_keeps_float32_accuracy():
     x[7] = np.nan
     g = tf.function(lambda x: tf.reduce_max(tf.abs(x) * 2.0))
     assert np.isnan(g(tf.constant(x)).numpy())
+
+
+def test_small_groups_run_on_numpy_by_default_and_match():
+    tf.config.set_min_kernel_elements(1024)
+    small, large = tf.constant(np.ones((4, 8), np.float32)), tf.constant(np.ones((64, 32), np.float32))
+    f = tf.function(lambda x: tf.exp(x) * 2.0 + 1.0)
+    assert_close(f(small).numpy(), (tf.exp(small) * 2.0 + 1.0).numpy(), tf.float32)
+    assert f.get_concrete_function(small).kernels == []
+    assert len(f.get_concrete_function(large).kernels) == 1
+
+
+def test_same_shape_kernels_compile_once_for_every_rank():
+    f = tf.function(lambda a, b: a * 0.9 + b * 0.1)
+    shapes = [(6, 4), (24,), (2, 3, 4)]
+    kernels = [f.get_concrete_function(tf.ones(s), tf.ones(s)).kernels[0] for s in shapes]
+    assert len({k.name for k in kernels}) == 1 and all(k.flat for k, s in zip(kernels, shapes) if len(s) > 1)
+    for s in shapes:
+        assert f(tf.ones(s), tf.ones(s)).shape == s
+
+
+def test_tiered_compilation_compiles_small_groups_once_hot(capsys):
+    tf.config.set_min_kernel_elements(1024)
+    tf.config.set_tier_up_calls(3)
+    try:
+        f = tf.function(lambda x: tf.exp(x) * 2.0 + 1.0, debug=1)
+        x = tf.constant(np.linspace(0, 1, 8, dtype=np.float32))
+        expected = (tf.exp(x) * 2.0 + 1.0).numpy()
+        concrete = f.get_concrete_function(x)
+        for call in range(5):
+            assert_close(f(x).numpy(), expected, tf.float32)
+            assert len(concrete.kernels) == (0 if call < 2 else 1)    # the third call tiers up
+        assert "tier-up: <lambda> is hot" in capsys.readouterr().err
+    finally:
+        tf.config.set_tier_up_calls(20)

@@ -36,6 +36,32 @@ def backend():
     return name
 
 
+# Tiered compilation. A first call compiles kernels only for fused groups of at least
+# min_kernel_elements; smaller groups run op by op on NumPy. After tier_up_calls calls of the
+# same concrete function the small groups are compiled too: a small kernel saves ~2 us per call
+# but costs ~0.2 s to compile cold (measured), which only a function that keeps running earns back.
+_min_kernel_elements = 1024
+_tier_up_calls = 20
+
+
+def set_tier_up_calls(count):
+    global _tier_up_calls
+    _tier_up_calls = int(count)
+
+
+def tier_up_calls():
+    return _tier_up_calls
+
+
+def set_min_kernel_elements(count):
+    global _min_kernel_elements
+    _min_kernel_elements = int(count)
+
+
+def min_kernel_elements():
+    return _min_kernel_elements
+
+
 def debug_level(override=None):
     """The active debug level: a function's own `debug=` wins over TRACEJIT_DEBUG."""
     if override is not None:

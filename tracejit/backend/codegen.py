@@ -63,6 +63,11 @@ def build(node, allow_parallel=True, in_place=None):
     reduction = members[-1] if members[-1].op in REDUCTION_KINDS else None
     elementwise = members[:-1] if reduction is not None else members
     out_shape = elementwise[-1].outputs[0].shape      # the loop shape: before any trailing reduction
+    # Same-shape kernels of any rank are one flat loop: compiled once for all ranks (the driver passes
+    # flat views), so e.g. every parameter's optimizer update shares one compiled kernel.
+    flat = reduction is None and len(out_shape) > 1 and all(
+        scalar_constant(v) is not None or not v.shape or tuple(v.shape) == tuple(out_shape) for v in node.inputs)
+    loop_shape = (int(np.prod(out_shape)),) if flat else out_shape
     names, plan, inputs = {}, [], []
     for i, v in enumerate(node.inputs):
         scalar = scalar_constant(v)
@@ -71,7 +76,7 @@ def build(node, allow_parallel=True, in_place=None):
             inputs.append(("scalar",))
         else:
             plan.append(("array", v))
-            inputs.append(("array", _pattern(v, out_shape)))
+            inputs.append(("array", (True,) if flat and v.shape else _pattern(v, loop_shape)))
         names[id(v)] = f"a{i}"
     statements = []
     for k, member in enumerate(elementwise):
@@ -90,8 +95,8 @@ def build(node, allow_parallel=True, in_place=None):
     parallel = allow_parallel and size >= loops.PARALLEL_MIN_ELEMENTS and reduction is None
     half_inputs = [i for i, (kind, v) in enumerate(plan) if kind == "array" and v.dtype.name == "float16"]
     half_results = [j for j, v in enumerate(node.outputs) if v.dtype.name == "float16"]
-    spec = loops.LoopSpec(len(out_shape), inputs, statements, results, parallel,
-                          input_ranks=[len(v.shape) for v in node.inputs], in_place=in_place,
+    ranks = [min(len(v.shape), 1) if flat else len(v.shape) for v in node.inputs]
+    spec = loops.LoopSpec(len(loop_shape), inputs, statements, results, parallel, input_ranks=ranks, in_place=in_place,
                           half_inputs=half_inputs, half_results=half_results, reduction=reduce_spec)
     body = loops.generate(spec, "kernel")
     module_text = loops.module_source([("kernel", body)], parallel)
@@ -103,4 +108,5 @@ def build(node, allow_parallel=True, in_place=None):
     info = KernelInfo(name, member_ops, out_shape, node.outputs[0].dtype.name, size * len(members), nbytes, body,
                       parallel)
     info.loop_shape = tuple(out_shape) if reduction is not None else None
+    info.flat = flat
     return module_text, info, plan

@@ -29,12 +29,20 @@ def _fallback(fn, np_dtype, *args):
     return result if result.flags.c_contiguous else np.array(result, order="C")
 
 
-def _numba_type(kind, value):
+def _numba_type(kind, value, flat=False):
     import numba
     if kind == "scalar":
         return numba.typeof(value)
     np_dtype = np.dtype(np.uint16) if value.dtype.name == "float16" else value.dtype.np   # bit views
-    return numba.types.Array(numba.from_dtype(np_dtype), len(value.shape), "C")
+    rank = min(len(value.shape), 1) if flat else len(value.shape)
+    return numba.types.Array(numba.from_dtype(np_dtype), rank, "C")
+
+
+def _loop_size(node):
+    size = 1
+    for d in node.params["members"][0].outputs[0].shape:
+        size *= d
+    return size
 
 
 def _in_place_updates(graph):
@@ -70,23 +78,37 @@ class CompiledExecutable:
         self._debug = debug
         self._namespace = {"np": np, "_rc": sys.getrefcount, "_empty": np.empty, "_fallback": _fallback,
                            "_contiguous": _contiguous, "_u16": np.uint16}
-        self._pool = []
         # OpenMP workers (numba prange) and OpenBLAS workers both spin after their parallel regions; on
         # 2 cores they starve each other (measured: the conv training step 26.8 ms with parallel
         # kernels, 12.2 ms without). So graphs that call BLAS get serial kernels.
         self._allow_parallel = not any(n.op == "matmul" for n in graph.nodes)
         self._in_place = _in_place_updates(graph)
+        self._build(config.min_kernel_elements())
+        self._countdown = config.tier_up_calls() if self._deferred else 0
+
+    def _build(self, min_elements):
+        self._min_elements, self._deferred = min_elements, False
+        self.kernels, self.fallbacks, self._pool = [], [], []
         self.driver_source = self._generate()
-        exec(compile(self.driver_source, f"<tracejit driver {graph.name}>", "exec"), self._namespace)
+        exec(compile(self.driver_source, f"<tracejit driver {self.graph.name}>", "exec"), self._namespace)
         self._run = self._namespace["run"]
-        level = config.debug_level(debug)
-        if level >= 3:
+        if config.debug_level(self._debug) >= 3:
             for k in self.kernels:
                 config.debug_print(f"{k!r}\n{k.source}")
             config.debug_print(f"driver:\n{self.driver_source}")
 
     def __call__(self, arrays):
+        if self._countdown:
+            self._countdown -= 1
+            if not self._countdown:
+                self._tier_up()
         return self._run(*arrays)
+
+    def _tier_up(self):
+        """The function is hot: compile the small fused groups too (see config.tier_up_calls)."""
+        if config.debug_level(self._debug) >= 1:
+            config.debug_print(f"tier-up: {self.graph.name} is hot, compiling its small fused groups")
+        self._build(0)
 
     # ---- code generation ----
     def _name(self, value):
@@ -133,9 +155,12 @@ class CompiledExecutable:
                 lines.append(f"    V{i}._value = {source}")
                 if id(value) in slot_of:      # ping-pong: the old array becomes the pool buffer
                     lines.append(f"    if _old.shape == V{i}._value.shape: P[{slot_of[id(value)]}] = _old")
-            elif node.op == "fused" and static:
+            elif node.op == "fused" and static and _loop_size(node) >= self._min_elements:
                 if not self._kernel_step(node, lines, slot_of):
                     self._members_step(node, lines)
+            elif node.op == "fused" and static:
+                self._deferred = True
+                self._members_step(node, lines)
             elif node.op == "matmul" and static and node.outputs[0].dtype.is_floating:
                 self._matmul_step(node, lines, slot_of)
             elif node.op == "fused":
@@ -170,9 +195,13 @@ class CompiledExecutable:
         fn = "np.dot" if len(a.shape) == 2 and len(b.shape) == 2 else "np.matmul"
         lines.append(f"    {fn}({self._name(a)}{ta}, {self._name(b)}{tb}, out={self._name(out)})")
 
-    def _kernel_arg(self, value):
-        """Kernels see float16 arrays as their uint16 bits (numba cannot load or store float16)."""
-        return f"{self._name(value)}.view(_u16)" if value.dtype.name == "float16" else self._name(value)
+    def _kernel_arg(self, value, flat):
+        """Kernels see float16 arrays as their uint16 bits (numba cannot load or store float16),
+        and flat kernels see 1-D views."""
+        name = self._name(value)
+        if flat and len(value.shape) > 1:
+            name = f"{name}.reshape(-1)"
+        return f"{name}.view(_u16)" if value.dtype.name == "float16" else name
 
     def _kernel_step(self, node, lines, slot_of):
         # results written into a variable's buffer: the kernel overwrites the input holding the old value
@@ -186,8 +215,8 @@ class CompiledExecutable:
             start = time.perf_counter()
             module = cache.load(module_text)
             kernel = module.kernel
-            signature = tuple(_numba_type(kind, v) for kind, v in plan) + tuple(
-                _numba_type("array", v) for j, v in enumerate(node.outputs) if j not in in_place)
+            signature = tuple(_numba_type(kind, v, info.flat) for kind, v in plan) + tuple(
+                _numba_type("array", v, info.flat) for j, v in enumerate(node.outputs) if j not in in_place)
             if info.loop_shape is not None:       # reductions take the loop shape as a last argument
                 import numba
                 signature += (numba.types.UniTuple(numba.types.int64, len(info.loop_shape)),)
@@ -212,11 +241,11 @@ class CompiledExecutable:
                 self._namespace[f"{key}_s{i}"] = v
                 args.append(f"{key}_s{i}")
             else:
-                args.append(self._kernel_arg(v))
+                args.append(self._kernel_arg(v, info.flat))
         for j, out in enumerate(node.outputs):
             if j not in in_place:
                 slot_of[id(out)] = self._buffer(out, lines)
-                args.append(self._kernel_arg(out))
+                args.append(self._kernel_arg(out, info.flat))
         if info.loop_shape is not None:
             self._namespace[f"{key}_shape"] = tuple(int(d) for d in info.loop_shape)
             args.append(f"{key}_shape")
