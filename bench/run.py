@@ -23,8 +23,8 @@ import tracejit as tf  # noqa: E402
 def interleaved_medians(variants, repetitions, calls_per_sample=1):
     """Time every variant in turn, `repetitions` times; medians in seconds per call."""
     time.sleep(0.5)       # let OpenBLAS worker threads from the previous case stop spinning
-    for fn in variants.values():        # warm up: traces, compiles, caches
-        for _ in range(3):
+    for fn in variants.values():        # warm up past tracing, compiling and tier-up: steady state
+        for _ in range(tf.config.tier_up_calls() + 5):
             fn()
     samples = {name: [] for name in variants}
     for _ in range(repetitions):

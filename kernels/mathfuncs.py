@@ -1,7 +1,8 @@
 """Scalar math for generated loops, written so LLVM can vectorize it (no SVML here: numba's
 math.exp/log/tanh are scalar libm calls, ~45x slower for tanh). Float64 cores use Cody-Waite
-range reduction and fdlibm polynomials (<= 4 ulp). exp/expm1/tanh/sigmoid have float32 cores
-(8 SIMD lanes, <= 3 ulp); the other functions compute float32 in float64 and round once.
+range reduction and fdlibm polynomials (<= 4 ulp). exp/expm1/tanh/sigmoid (<= 3 ulp) and erf
+(<= 4 ulp) have float32 cores (8 SIMD lanes); the other functions compute float32 in float64 and
+round once. float64 erf stays a scalar libm call.
 Special values (nan, +-inf, 0, denormals) follow NumPy.
 
 Each public name is a plain Python function (NumPy semantics, for use and tests outside numba)
@@ -186,6 +187,42 @@ def sigmoid32(x):
     return r if x >= 0 else e * r
 
 
+_ERF_ALPHA = [_F(c) for c in (-2.72614225801306e-10, 2.77068142495902e-08, -2.10102402082508e-06,
+                               -5.69250639462346e-05, -7.34990630326855e-04, -2.95459980854025e-03,
+                               -1.60960333262415e-02)]
+_ERF_BETA = [_F(c) for c in (-1.45660718464996e-05, -2.13374055278905e-04, -1.68282697438203e-03,
+                              -7.37332916720468e-03, -1.42647390514189e-02)]
+_A0, _A1, _A2, _A3, _A4, _A5, _A6 = _ERF_ALPHA
+_B0, _B1, _B2, _B3, _B4 = _ERF_BETA
+_ERF_CLAMP = _F(4.0)
+
+
+@njit(**_JIT)
+def erf32(x):
+    """Rational approximation x*P(x^2)/Q(x^2) below |x| = 3, 1 - erfc(|x|) above."""
+    c = min(max(x, -_ERF_CLAMP), _ERF_CLAMP)
+    x2 = c * c
+    p = _A0 * x2 + _A1
+    p = p * x2 + _A2
+    p = p * x2 + _A3
+    p = p * x2 + _A4
+    p = p * x2 + _A5
+    p = p * x2 + _A6
+    q = _B0 * x2 + _B1
+    q = q * x2 + _B2
+    q = q * x2 + _B3
+    q = q * x2 + _B4
+    small = c * p / q
+    # |x| >= 3: erf = 1 - erfc, erfc by its asymptotic series (error ~2e-8, under half an ulp of 1)
+    a = max(abs(x), _F(3.0))
+    inv2 = _ONE_F / (a * a)
+    erfc = exp32(-a * a) / (a * _F(1.7724538509055159)) * (
+        _ONE_F - _HALF_F * inv2 + _F(0.75) * inv2 * inv2 - _F(1.875) * inv2 * inv2 * inv2)
+    large = np.copysign(_ONE_F - erfc, x)
+    result = small if abs(x) < _F(3.0) else large
+    return x if x != x else result
+
+
 def _float_overload(python_fn, core64, core32=None):
     """Overload `python_fn` in numba: float32 -> float32 (a float32 core, or the float64 core
     rounded once), everything else through the float64 core."""
@@ -245,11 +282,23 @@ def _minimum(a, b):
     return lambda a, b: a if (a <= b or a != a) else b
 
 
-# Functions numba already vectorizes or that stay scalar libm calls (documented: erf, sin, cos).
+def _erf_numpy(x):
+    from scipy.special import erf as scipy_erf
+    return scipy_erf(x)
+
+
+@njit(**_JIT)
+def erf64(x):
+    return math.erf(x)           # float64 stays a scalar libm call: accurate, not vectorized
+
+
+erf = _float_overload(_erf_numpy, erf64, erf32)
+
+# Functions numba already vectorizes or that stay scalar libm calls (sin, cos).
 sqrt, floor, ceil, sign = np.sqrt, np.floor, np.ceil, np.sign
 round = np.rint                  # half to even, like np.round
 isnan, isinf, isfinite = np.isnan, np.isinf, np.isfinite
-erf, sin, cos = math.erf, np.sin, np.cos
+sin, cos = np.sin, np.cos
 
 __all__ = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "softplus", "relu", "maximum", "minimum", "sqrt",
            "floor", "ceil", "sign", "round", "isnan", "isinf", "isfinite", "erf", "sin", "cos"]

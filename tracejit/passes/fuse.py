@@ -9,7 +9,7 @@ from ..ir.graph import Node
 MIN_GROUP = 2
 # A lone elementwise op also becomes a kernel when it is this large: the kernel writes into a pooled
 # buffer, where NumPy would allocate (and page-fault) a fresh array on every call.
-MIN_SINGLE_ELEMENTS = 1 << 15
+MIN_SINGLE_ELEMENTS = 1 << 12
 
 
 def fusible(node):
