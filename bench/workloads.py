@@ -56,6 +56,23 @@ class TracejitMLP:
 
 
 # ---------------------------------------------------------------- NumPy by hand
+def dense_head_numpy(x, y, w1, b1, w2, b2, need_input_grad=False):
+    """relu(x w1 + b1) w2 + b2 -> mean sparse softmax cross-entropy: (loss, [dw1, db1, dw2, db2], dx)."""
+    z1 = x @ w1 + b1
+    h = np.maximum(z1, 0)
+    logits = h @ w2 + b2
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(shifted)
+    s = e.sum(axis=1, keepdims=True)
+    batch = x.shape[0]
+    loss = np.mean(np.log(s[:, 0]) - shifted[np.arange(batch), y])
+    dlogits = e / s
+    dlogits[np.arange(batch), y] -= 1
+    dlogits /= batch
+    dz1 = (dlogits @ w2.T) * (z1 > 0)
+    grads = [x.T @ dz1, dz1.sum(axis=0), h.T @ dlogits, dlogits.sum(axis=0)]
+    return loss, grads, (dz1 @ w1.T if need_input_grad else None)
+
 class NumpyMLP:
     def __init__(self, optimizer):
         self.params = mlp_params()
@@ -65,22 +82,7 @@ class NumpyMLP:
         self.t = 0
 
     def step(self, x, y):
-        w1, b1, w2, b2 = self.params
-        z1 = x @ w1 + b1
-        h = np.maximum(z1, 0)
-        logits = h @ w2 + b2
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        batch = x.shape[0]
-        loss = np.mean(np.log(s[:, 0]) - shifted[np.arange(batch), y])
-        dlogits = e / s
-        dlogits[np.arange(batch), y] -= 1
-        dlogits /= batch
-        dw2, db2 = h.T @ dlogits, dlogits.sum(axis=0)
-        dz1 = (dlogits @ w2.T) * (z1 > 0)
-        dw1, db1 = x.T @ dz1, dz1.sum(axis=0)
-        grads = [dw1, db1, dw2, db2]
+        loss, grads, _ = dense_head_numpy(x, y, *self.params)
         if self.optimizer == "sgd":
             for p, g in zip(self.params, grads):
                 p -= np.float32(0.1) * g
@@ -175,21 +177,8 @@ class NumpyConvNet:
         cols = windows.transpose(0, 1, 2, 4, 5, 3).reshape(batch * 676, 9)
         z0 = cols @ k.reshape(9, 32) + bc
         a0 = np.maximum(z0, 0)
-        flat = a0.reshape(batch, 21632)
-        z1 = flat @ w1 + b1
-        h = np.maximum(z1, 0)
-        logits = h @ w2 + b2
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        s = e.sum(axis=1, keepdims=True)
-        loss = np.mean(np.log(s[:, 0]) - shifted[np.arange(batch), y])
-        dl = e / s
-        dl[np.arange(batch), y] -= 1
-        dl /= batch
-        dw2, db2 = h.T @ dl, dl.sum(axis=0)
-        dz1 = (dl @ w2.T) * (z1 > 0)
-        dw1, db1 = flat.T @ dz1, dz1.sum(axis=0)
-        dz0 = (dz1 @ w1.T).reshape(batch * 676, 32) * (z0 > 0)
+        loss, (dw1, db1, dw2, db2), dflat = dense_head_numpy(a0.reshape(batch, 21632), y, w1, b1, w2, b2, True)
+        dz0 = dflat.reshape(batch * 676, 32) * (z0 > 0)
         dk, dbc = (cols.T @ dz0).reshape(3, 3, 1, 32), dz0.sum(axis=0)
         self.t += 1
         _adam_numpy(self.params, [dk, dbc, dw1, db1, dw2, db2], self.m, self.v, self.t)

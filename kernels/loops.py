@@ -67,17 +67,7 @@ def generate(spec, name="kernel"):
         # stores through the very view the loop reads: LLVM sees load and store at one index of one
         # pointer (no loop-carried dependence) instead of two arrays it must check for overlap
         lines.append(f"    o{j} = v{i}" if spec.input_ranks[i] else f"    o{j} = a{i}")
-    indent = "    "
-    for depth, (var, dim) in enumerate(zip(loop_vars, dims)):
-        # prange on the outermost loop only (numba splits it into one static range per thread, and the
-        # loop body stays vectorizable; a hand-chunked range with a min() bound measured 4x slower)
-        loop = "prange" if spec.parallel and depth == 0 else "range"
-        lines.append(f"{indent}for {var} in {loop}({dim}):")
-        indent += "    "
-    for name_, read in reads.items():
-        lines.append(f"{indent}{name_}_ = {read}")
-    for statement in spec.statements:
-        lines.append(f"{indent}{_rename_arguments(statement, len(spec.inputs))}")
+    indent = _loop_nest(spec, reads, loop_vars, dims, lines)
     store_index = "[" + ", ".join(loop_vars) + "]" if dims else "[()]"
     for j, result in enumerate(spec.results):
         value = f"float_to_half({result})" if j in spec.half_results else result
@@ -108,14 +98,7 @@ def _generate_reduction(spec, name):
     else:                                     # a full reduction accumulates in a register
         lines.append(f"    total = np.float64({_IDENTITY[kind]})")
     reads = _reads(spec, groups, dims, loop_vars, lines)
-    indent = "    "
-    for var, dim in zip(loop_vars, dims):
-        lines.append(f"{indent}for {var} in range({dim}):")
-        indent += "    "
-    for name_, read in reads.items():
-        lines.append(f"{indent}{name_}_ = {read}")
-    for statement in spec.statements:
-        lines.append(f"{indent}{_rename_arguments(statement, len(spec.inputs))}")
+    indent = _loop_nest(spec, reads, loop_vars, dims, lines)
     target = "acc[" + ", ".join(loop_vars[g] for g in kept) + "]" if kept else "total"
     combined = _COMBINE[kind].format(acc=target, v=f"np.float64({spec.results[0]})")
     lines.append(f"{indent}{target} = {combined}")
@@ -130,6 +113,22 @@ def _generate_reduction(spec, name):
     else:
         lines.append("    out0.reshape((1,))[0] = " + store.format(f"total{scale}"))
     return "\n".join(lines) + "\n"
+
+
+def _loop_nest(spec, reads, loop_vars, dims, lines):
+    """Emit the loops, the per-element reads and the statements; returns the body's indentation."""
+    indent = "    "
+    for depth, (var, dim) in enumerate(zip(loop_vars, dims)):
+        # prange on the outermost loop only (numba splits it into one static range per thread, and the
+        # loop body stays vectorizable; a hand-chunked range with a min() bound measured 4x slower)
+        loop = "prange" if spec.parallel and depth == 0 else "range"
+        lines.append(f"{indent}for {var} in {loop}({dim}):")
+        indent += "    "
+    for name, read in reads.items():
+        lines.append(f"{indent}{name}_ = {read}")
+    for statement in spec.statements:
+        lines.append(f"{indent}{_rename_arguments(statement, len(spec.inputs))}")
+    return indent
 
 
 def _reads(spec, groups, dims, loop_vars, lines):

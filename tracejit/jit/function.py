@@ -81,27 +81,7 @@ class ConcreteFunction:
 
 def _input_signature(bound, leaves):
     specs = iter([leaf.spec if leaf.kind == sig.TENSOR else leaf.value for leaf in leaves])
-    args, kwargs = [], {}
-
-    def rebuild(value):
-        if isinstance(value, dict):
-            rebuilt = {k: rebuild(value[k]) for k in sorted(value)}
-            return {k: rebuilt[k] for k in value}
-        if isinstance(value, (list, tuple)):
-            items = [rebuild(v) for v in value]
-            return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
-        return next(specs)
-    for param in bound.signature.parameters.values():
-        if param.name in bound.arguments:
-            value = rebuild(bound.arguments[param.name])
-            if param.kind == param.VAR_POSITIONAL:
-                args.extend(value)
-            elif param.kind == param.VAR_KEYWORD:
-                kwargs.update(value)
-            elif param.kind == param.KEYWORD_ONLY:
-                kwargs[param.name] = value
-            else:
-                args.append(value)
+    args, kwargs = sig.rebuild_arguments(bound, lambda: next(specs))
     return tuple(args), kwargs
 
 

@@ -64,6 +64,33 @@ def unflatten(structure_value, make_leaf):
     return make_leaf(structure_value)
 
 
+def rebuild_arguments(bound, next_leaf):
+    """(args, kwargs) for calling the function again with the same structure, each leaf replaced
+    by next_leaf(), called in flatten order (dicts by sorted key)."""
+    def rebuild(value):
+        if isinstance(value, dict):
+            rebuilt = {k: rebuild(value[k]) for k in sorted(value)}
+            return {k: rebuilt[k] for k in value}
+        if isinstance(value, (list, tuple)):
+            items = [rebuild(v) for v in value]
+            return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+        return next_leaf()
+    args, kwargs = [], {}
+    for param in bound.signature.parameters.values():
+        if param.name not in bound.arguments:
+            continue
+        value = rebuild(bound.arguments[param.name])
+        if param.kind == param.VAR_POSITIONAL:
+            args.extend(value)
+        elif param.kind == param.VAR_KEYWORD:
+            kwargs.update(value)
+        elif param.kind == param.KEYWORD_ONLY:
+            kwargs[param.name] = value
+        else:
+            args.append(value)
+    return args, kwargs
+
+
 def bind_arguments(signature, args, kwargs):
     """Python's own binding (so wrong calls give Python's TypeError), defaults applied."""
     bound = signature.bind(*args, **kwargs)

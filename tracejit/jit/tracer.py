@@ -30,31 +30,11 @@ def trace(python_function, name, bound, leaves, allow_variable_creation):
 
 
 def _symbolic_arguments(bound, leaves, symbolic):
-    """Rebuild the bound arguments, leaves in flatten order, tensors replaced by symbols."""
-    def rebuild(value):
-        if isinstance(value, dict):
-            rebuilt = {k: rebuild(value[k]) for k in sorted(value)}     # flatten order
-            return {k: rebuilt[k] for k in value}
-        if isinstance(value, (list, tuple)) and not isinstance(value, Tensor):
-            items = [rebuild(v) for v in value]
-            return type(value)(*items) if hasattr(value, "_fields") else type(value)(items)
+    """The bound arguments with tensor leaves replaced by their symbolic tensors."""
+    def next_leaf():
         leaf = next(leaves)
         return symbolic.get(id(leaf), leaf.value)
-    rebuilt = {name: rebuild(value) for name, value in bound.arguments.items()}
-    args, kwargs = [], {}
-    for param in bound.signature.parameters.values():
-        if param.name not in rebuilt:
-            continue
-        value = rebuilt[param.name]
-        if param.kind == param.VAR_POSITIONAL:
-            args.extend(value)
-        elif param.kind == param.VAR_KEYWORD:
-            kwargs.update(value)
-        elif param.kind == param.KEYWORD_ONLY:
-            kwargs[param.name] = value
-        else:
-            args.append(value)
-    return args, kwargs
+    return sig.rebuild_arguments(bound, next_leaf)
 
 
 def _output_index(graph, value, outputs):
