@@ -5,6 +5,8 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, os.path.dirname(__file__))
+# the real MNIST lives in the workplace's shared folder beside the checkout (never in the repo)
+os.environ.setdefault("TRACEJIT_DATASETS", os.path.join(os.path.dirname(__file__), "..", "..", "shared", "data"))
 
 import tracejit as tf  # noqa: E402
 from tracejit import dtypes as dt  # noqa: E402

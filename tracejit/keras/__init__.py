@@ -1,2 +1,5 @@
-"""tracejit.keras: the Keras-compatible library (layers, models, optimizers arrive with issue #6)."""
-from . import backend  # noqa: F401
+"""tracejit.keras: Keras-compatible layers, models, losses, optimizers, metrics and callbacks."""
+from . import activations, backend, callbacks, datasets, initializers, layers, losses, metrics, optimizers  # noqa: F401
+from .layers import Input  # noqa: F401
+from .models import Model, Sequential  # noqa: F401
+from . import models  # noqa: F401

@@ -16,6 +16,12 @@ maximum, minimum, equal, not_equal, greater, less, cast, reshape, stack, one_hot
 zeros_like, ones_like, stop_gradient = ops.zeros_like, ops.ones_like, ops.stop_gradient
 
 
+def clear_session():
+    """Forget layer names (the next Dense is 'dense' again), like Keras."""
+    from .naming import reset
+    reset()
+
+
 def floatx():
     return _FLOATX
 

@@ -1,0 +1,97 @@
+"""Keras losses: callables (y_true, y_pred, sample_weight=None) -> scalar mean loss."""
+from .. import ops
+from ..ops.core import convert_to_tensor
+
+_EPSILON = 1e-7
+
+
+class Loss:
+    def __init__(self, name=None, reduction="sum_over_batch_size"):
+        self.name = name or type(self).__name__
+        if reduction not in ("sum_over_batch_size", "auto", "sum", "none"):
+            raise ValueError(f"unknown reduction {reduction!r}")
+        self.reduction = reduction
+
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        y_pred = convert_to_tensor(y_pred)
+        per_example = self.call(y_true, y_pred)
+        if sample_weight is not None:
+            per_example = per_example * ops.cast(convert_to_tensor(sample_weight), per_example.dtype)
+        if self.reduction == "none":
+            return per_example
+        total = ops.reduce_sum(per_example)
+        return total if self.reduction == "sum" else total / ops.cast(ops.size(per_example), total.dtype)
+
+
+def _probabilities_to_log(y_pred):
+    return ops.log(ops.clip_by_value(y_pred, _EPSILON, 1 - _EPSILON))
+
+
+class SparseCategoricalCrossentropy(Loss):
+    def __init__(self, from_logits=False, **kwargs):
+        super().__init__(**kwargs)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        labels = ops.cast(convert_to_tensor(y_true), "int32")
+        if labels.ndim == y_pred.ndim:                      # labels of shape (batch, 1)
+            labels = ops.squeeze(labels, axis=-1)
+        if self.from_logits:
+            return ops.sparse_softmax_cross_entropy_with_logits(labels, y_pred)
+        hot = ops.one_hot(labels, y_pred.shape[-1], dtype=y_pred.dtype)
+        return -ops.reduce_sum(hot * _probabilities_to_log(y_pred), axis=-1)
+
+
+class CategoricalCrossentropy(Loss):
+    def __init__(self, from_logits=False, **kwargs):
+        super().__init__(**kwargs)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        labels = convert_to_tensor(y_true, dtype_hint=y_pred.dtype)
+        labels = ops.cast(labels, y_pred.dtype)
+        if self.from_logits:
+            return ops.softmax_cross_entropy_with_logits(labels, y_pred)
+        probabilities = y_pred / ops.reduce_sum(y_pred, axis=-1, keepdims=True)
+        return -ops.reduce_sum(labels * _probabilities_to_log(probabilities), axis=-1)
+
+
+class BinaryCrossentropy(Loss):
+    def __init__(self, from_logits=False, **kwargs):
+        super().__init__(**kwargs)
+        self.from_logits = from_logits
+
+    def call(self, y_true, y_pred):
+        labels = ops.cast(convert_to_tensor(y_true, dtype_hint=y_pred.dtype), y_pred.dtype)
+        if self.from_logits:
+            per_element = ops.sigmoid_cross_entropy_with_logits(labels=labels, logits=y_pred)
+        else:
+            p = ops.clip_by_value(y_pred, _EPSILON, 1 - _EPSILON)
+            per_element = -(labels * ops.log(p) + (1 - labels) * ops.log(1 - p))
+        return ops.reduce_mean(per_element, axis=-1)
+
+
+class MeanSquaredError(Loss):
+    def call(self, y_true, y_pred):
+        labels = ops.cast(convert_to_tensor(y_true, dtype_hint=y_pred.dtype), y_pred.dtype)
+        return ops.reduce_mean(ops.square(y_pred - labels), axis=-1)
+
+
+class MeanAbsoluteError(Loss):
+    def call(self, y_true, y_pred):
+        labels = ops.cast(convert_to_tensor(y_true, dtype_hint=y_pred.dtype), y_pred.dtype)
+        return ops.reduce_mean(ops.abs(y_pred - labels), axis=-1)
+
+
+_BY_NAME = {"sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
+            "categorical_crossentropy": CategoricalCrossentropy, "binary_crossentropy": BinaryCrossentropy,
+            "mean_squared_error": MeanSquaredError, "mse": MeanSquaredError,
+            "mean_absolute_error": MeanAbsoluteError, "mae": MeanAbsoluteError}
+
+
+def get(identifier):
+    if isinstance(identifier, Loss) or (callable(identifier) and not isinstance(identifier, str)):
+        return identifier
+    if identifier in _BY_NAME:
+        return _BY_NAME[identifier](name=identifier)
+    raise ValueError(f"Unknown loss {identifier!r}; known: {sorted(_BY_NAME)}")

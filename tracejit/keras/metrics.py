@@ -1,0 +1,97 @@
+"""Keras metrics: state in non-trainable Variables, so updates work eagerly and inside @function."""
+from .. import ops
+from ..ir.graph import init_scope
+from ..ops.core import convert_to_tensor
+from ..variables import Variable
+
+
+class Metric:
+    def __init__(self, name=None, dtype="float32"):
+        self.name = name or type(self).__name__.lower()
+        with init_scope():
+            self.total = Variable(0.0, name=f"{self.name}/total", trainable=False, dtype=dtype)
+            self.count = Variable(0.0, name=f"{self.name}/count", trainable=False, dtype=dtype)
+
+    def __call__(self, *args, **kwargs):
+        self.update_state(*args, **kwargs)
+        return self.result()
+
+    def _accumulate(self, values, sample_weight=None):
+        values = ops.cast(convert_to_tensor(values), "float32")
+        if sample_weight is not None:
+            weight = ops.cast(convert_to_tensor(sample_weight), "float32")
+            self.total.assign_add(ops.reduce_sum(values * weight))
+            self.count.assign_add(ops.reduce_sum(ops.broadcast_to(weight, values.shape)))
+        else:
+            self.total.assign_add(ops.reduce_sum(values))
+            self.count.assign_add(ops.cast(ops.size(values), "float32"))
+
+    def result(self):
+        return ops.divide(self.total, ops.maximum(self.count, 1e-12))
+
+    def reset_state(self):
+        self.total.assign(0.0)
+        self.count.assign(0.0)
+
+    reset_states = reset_state
+
+    @property
+    def variables(self):
+        return [self.total, self.count]
+
+
+class Mean(Metric):
+    def update_state(self, values, sample_weight=None):
+        self._accumulate(values, sample_weight)
+
+
+class Accuracy(Metric):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = convert_to_tensor(y_true), convert_to_tensor(y_pred)
+        self._accumulate(ops.equal(ops.cast(y_true, "float32"), ops.cast(y_pred, "float32")), sample_weight)
+
+
+class SparseCategoricalAccuracy(Metric):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_true, y_pred = convert_to_tensor(y_true), convert_to_tensor(y_pred)
+        if y_true.ndim == y_pred.ndim:
+            y_true = ops.squeeze(y_true, axis=-1)
+        predicted = ops.argmax(y_pred, axis=-1, output_type="int64")
+        self._accumulate(ops.equal(ops.cast(y_true, "int64"), predicted), sample_weight)
+
+
+class CategoricalAccuracy(Metric):
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        self._accumulate(ops.equal(ops.argmax(y_true, axis=-1), ops.argmax(y_pred, axis=-1)), sample_weight)
+
+
+class BinaryAccuracy(Metric):
+    def __init__(self, name=None, threshold=0.5):
+        super().__init__(name)
+        self.threshold = threshold
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = convert_to_tensor(y_pred)
+        predicted = ops.cast(ops.greater(y_pred, ops.cast(self.threshold, y_pred.dtype)), "float32")
+        self._accumulate(ops.equal(ops.cast(convert_to_tensor(y_true), "float32"), predicted), sample_weight)
+
+
+def get(identifier, loss=None):
+    """'accuracy' picks the accuracy that matches the loss, like Keras."""
+    if isinstance(identifier, Metric):
+        return identifier
+    if identifier in ("accuracy", "acc"):
+        name = getattr(loss, "name", "") or ""
+        kind = type(loss).__name__
+        if "Sparse" in kind or "sparse" in name:
+            return SparseCategoricalAccuracy(name="accuracy")
+        if "Categorical" in kind or "categorical" in name:
+            return CategoricalAccuracy(name="accuracy")
+        if "Binary" in kind or "binary" in name:
+            return BinaryAccuracy(name="accuracy")
+        return Accuracy(name="accuracy")
+    table = {"sparse_categorical_accuracy": SparseCategoricalAccuracy, "categorical_accuracy": CategoricalAccuracy,
+             "binary_accuracy": BinaryAccuracy, "mean": Mean}
+    if identifier in table:
+        return table[identifier](name=identifier)
+    raise ValueError(f"Unknown metric {identifier!r}")
