@@ -38,3 +38,4 @@ def _isolated_state(monkeypatch):
     tf.random.set_seed(None)
     yield
     tf.config.run_functions_eagerly(False)
+    tf.compat.v1.enable_v2_behavior()         # a TF1 test leaves no default graph behind

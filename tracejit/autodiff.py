@@ -86,18 +86,7 @@ class GradientTape:
         return _unflatten(sources, iter(results))
 
     def _backward(self, targets, seeds):
-        grads = {}
-        for t, seed in zip(targets, seeds):
-            if t.dtype.is_floating:
-                _accumulate(grads, t, ones_like(t) if seed is None else core.convert_to_tensor(seed, dtype=t.dtype))
-        for prim, inputs, params, out in reversed(self._entries):
-            g = grads.get(id(out))
-            if g is None:
-                continue
-            for x, gx in zip(inputs, prim.vjp(g, *inputs, out, **params)):
-                if gx is not None and x.dtype.is_floating:
-                    _accumulate(grads, x, gx)
-        return grads
+        return backward(self._entries, targets, seeds)
 
     def _source_gradient(self, source, grads, unconnected):
         if isinstance(source, Variable):
@@ -135,6 +124,23 @@ class GradientTape:
             column = stack([r[j] for r in rows]) if size else zeros_like(s)
             results.append(reshape(column, tuple(target.shape) + tuple(s.shape)))
         return _unflatten(sources, iter(results))
+
+
+def backward(entries, targets, seeds):
+    """Reverse pass over (primitive, inputs, params, output) entries in execution order:
+    id(tensor) -> accumulated gradient. Used by GradientTape and by TF1 graph gradients."""
+    grads = {}
+    for t, seed in zip(targets, seeds):
+        if t.dtype.is_floating:
+            _accumulate(grads, t, ones_like(t) if seed is None else core.convert_to_tensor(seed, dtype=t.dtype))
+    for prim, inputs, params, out in reversed(entries):
+        g = grads.get(id(out))
+        if g is None:
+            continue
+        for x, gx in zip(inputs, prim.vjp(g, *inputs, out, **params)):
+            if gx is not None and x.dtype.is_floating:
+                _accumulate(grads, x, gx)
+    return grads
 
 
 def _one_hot_seed(target, index):

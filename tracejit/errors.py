@@ -27,3 +27,15 @@ class LeakedTensorError(TracingError):
 
 class RetracingWarning(UserWarning):
     """A @function keeps retracing because its arguments keep changing."""
+
+
+class NotFoundError(OpError, LookupError):
+    """Something named does not exist (a checkpoint, or a variable in it)."""
+
+
+class DataLossError(OpError):
+    """A file is corrupt or truncated."""
+
+
+class FailedPreconditionError(OpError):
+    """The system is not in a state where the operation can run."""

@@ -88,6 +88,8 @@ class TensorOperators:
     __array_priority__ = 100   # ndarray <op> Tensor defers to the Tensor's reflected operator
 
     def __hash__(self):
+        if _tf1_mode(self):                  # TF1 graph tensors and variables key feed_dicts by identity
+            return id(self)
         raise TypeError(f"{type(self).__name__} is unhashable. Instead, use tensor.ref() as the key.")
 
     def ref(self):
@@ -98,6 +100,8 @@ class TensorOperators:
     def __eq__(self, other):
         if other is None:
             return False
+        if _tf1_mode(self):                  # TF1: == is identity
+            return self is other
         try:
             return _ops.equal(self, other)
         except (TypeError, ValueError):
@@ -106,10 +110,21 @@ class TensorOperators:
     def __ne__(self, other):
         if other is None:
             return True
+        if _tf1_mode(self):
+            return self is not other
         try:
             return _ops.not_equal(self, other)
         except (TypeError, ValueError):
             return True
+
+
+def _tf1_mode(obj):
+    """A tensor of a TF1 graph, or any tensor/variable while TF1 graph mode is on."""
+    symbol = getattr(obj, "_symbol", None)
+    if symbol is not None:
+        return not symbol.graph.ssa_variables
+    from .ir.graph import _default_graph
+    return _default_graph[0] is not None
 
 
 def _binary_operator(op_name, reflected=False):
@@ -201,9 +216,10 @@ class Tensor(TensorOperators):
     def name(self):
         if self._symbol is None:
             raise AttributeError("Tensor.name is meaningless when eager execution is enabled.")
+        if self._symbol.name:
+            return f"{self._symbol.name}:0"
         node = self._symbol.node
-        op = node.op if node is not None else (self._symbol.name or "input")
-        return f"{op.capitalize() if node is not None else op}_{self._symbol.id}:0"
+        return f"{node.op if node is not None else 'input'}_{self._symbol.id}:0"
 
     @property
     def device(self):

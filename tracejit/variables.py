@@ -31,10 +31,13 @@ class Variable(TensorOperators):
             initial_value = cast(initial_value, dt.as_dtype(dtype))
         tensor = core.convert_to_tensor(initial_value, dtype=dtype)
         self._value = np.array(_concrete_initial_value(tensor, graph), copy=True)
+        self._initial_value = self._value.copy()       # what a TF1 initializer (re)assigns
         self._shape = TensorShape(self._value.shape if shape is None else shape)
         self._dtype = dt.as_dtype(self._value.dtype)
         self._name = _full_name(name)
         self.trainable = bool(trainable)
+        if graph is not None and hasattr(graph, "register_variable"):
+            graph.register_variable(self)              # TF1: global_variables()
 
     # ---- reading ----
     def read_value(self):
@@ -93,7 +96,10 @@ class Variable(TensorOperators):
         graph = current_graph()
         if graph is not None:
             symbol = tensor._symbol if tensor._symbol is not None else graph.constant(tensor._value)
-            graph.assign_variable(self, symbol, user_location())
+            node = graph.assign_variable(self, symbol, user_location())
+            if not graph.ssa_variables:                # TF1: an Operation Session.run executes
+                from .compat.v1.graph_mode import Operation
+                return Operation([node], value=symbol, name=f"{self._name.split(':')[0]}/Assign")
         elif tensor._symbol is not None:
             raise TracingError(f"assigning a symbolic tensor to variable '{self._name}' outside its trace")
         else:

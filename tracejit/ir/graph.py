@@ -83,6 +83,10 @@ class Graph:
             self.variables.append((value, variable))
         return value
 
+    # TF1 graphs set this False: reads see the variable as it is when Session.run starts, and an
+    # assign is an effect that runs only when fetched.
+    ssa_variables = True
+
     def read_variable(self, variable):
         self.variable_input(variable)
         return self._var_current[id(variable)]
@@ -91,7 +95,9 @@ class Graph:
         target = self.variable_input(variable)
         node = Node("assign", None, [target, new_value], {}, [], loc)
         self.nodes.append(node)
-        self._var_current[id(variable)] = new_value
+        if self.ssa_variables:
+            self._var_current[id(variable)] = new_value
+        return node
 
     def variable_state(self):
         """Snapshot of each captured variable's current SSA value (for tracing branches)."""
@@ -170,10 +176,15 @@ def constant_array(value):
 
 # ---- which graph is being built (None on the stack = eager, as in tf.init_scope) ----
 _graph_stack = []
+_default_graph = [None]          # TF1 graph mode (compat.v1.disable_v2_behavior) sets a default graph
 
 
 def current_graph():
-    return _graph_stack[-1] if _graph_stack else None
+    return _graph_stack[-1] if _graph_stack else _default_graph[0]
+
+
+def set_default_graph(graph):
+    _default_graph[0] = graph
 
 
 @contextlib.contextmanager

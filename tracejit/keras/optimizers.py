@@ -1,5 +1,7 @@
 """Keras optimizers written with tracejit ops: eager they update with NumPy, inside @function
-their math joins the graph (fused, and written in place into the variables)."""
+their math joins the graph (fused, and written in place into the variables). Updates use the
+values they compute, never a read-back of what they assigned, so the same code is right in TF1
+graphs, where reads see the state at the start of Session.run."""
 from .. import ops
 from ..ir.graph import init_scope
 from ..variables import Variable
@@ -37,8 +39,8 @@ class Optimizer:
         missing = [v.name for g, v in pairs if g is None]
         if len(missing) == len(pairs):
             raise ValueError(f"No gradients provided for any variable: {missing}")
+        step = ops.cast(self.iterations + 1, "float32")    # the new count, whether or not reads see the assign
         self.iterations.assign_add(1)
-        step = ops.cast(self.iterations, "float32")
         for g, v in pairs:
             if g is not None:
                 self._update(v, ops.cast(g, v.dtype), step)
@@ -71,11 +73,12 @@ class SGD(Optimizer):
             variable.assign_sub(self.learning_rate * gradient)
             return
         velocity = self._slot(variable, "momentum")
-        velocity.assign(self.momentum * velocity - self.learning_rate * gradient)
+        new_velocity = self.momentum * velocity - self.learning_rate * gradient
+        velocity.assign(new_velocity)
         if self.nesterov:
-            variable.assign_add(self.momentum * velocity - self.learning_rate * gradient)
+            variable.assign_add(self.momentum * new_velocity - self.learning_rate * gradient)
         else:
-            variable.assign_add(velocity)
+            variable.assign_add(new_velocity)
 
 
 class Adam(Optimizer):
@@ -86,9 +89,11 @@ class Adam(Optimizer):
     def _update(self, variable, gradient, step):
         m, v = self._slot(variable, "m"), self._slot(variable, "v")
         lr_t = self.learning_rate * ops.sqrt(1.0 - self.beta_2 ** step) / (1.0 - self.beta_1 ** step)
-        m.assign(self.beta_1 * m + (1.0 - self.beta_1) * gradient)
-        v.assign(self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient))
-        variable.assign_sub(ops.cast(lr_t, variable.dtype) * m / (ops.sqrt(v) + self.epsilon))
+        new_m = self.beta_1 * m + (1.0 - self.beta_1) * gradient
+        new_v = self.beta_2 * v + (1.0 - self.beta_2) * ops.square(gradient)
+        m.assign(new_m)
+        v.assign(new_v)
+        variable.assign_sub(ops.cast(lr_t, variable.dtype) * new_m / (ops.sqrt(new_v) + self.epsilon))
 
 
 class RMSprop(Optimizer):
@@ -98,12 +103,13 @@ class RMSprop(Optimizer):
 
     def _update(self, variable, gradient, step):
         ms = self._slot(variable, "rms")
-        ms.assign(self.rho * ms + (1.0 - self.rho) * ops.square(gradient))
-        delta = self.learning_rate * gradient / (ops.sqrt(ms) + self.epsilon)
+        new_ms = self.rho * ms + (1.0 - self.rho) * ops.square(gradient)
+        ms.assign(new_ms)
+        delta = self.learning_rate * gradient / (ops.sqrt(new_ms) + self.epsilon)
         if self.momentum:
             mom = self._slot(variable, "momentum")
-            mom.assign(self.momentum * mom + delta)
-            delta = mom.read_value()
+            delta = self.momentum * mom + delta
+            mom.assign(delta)
         variable.assign_sub(delta)
 
 
@@ -114,8 +120,9 @@ class Adagrad(Optimizer):
 
     def _update(self, variable, gradient, step):
         acc = self._slot(variable, "accumulator", self.initial)
-        acc.assign_add(ops.square(gradient))
-        variable.assign_sub(self.learning_rate * gradient / (ops.sqrt(acc) + self.epsilon))
+        new_acc = acc + ops.square(gradient)
+        acc.assign(new_acc)
+        variable.assign_sub(self.learning_rate * gradient / (ops.sqrt(new_acc) + self.epsilon))
 
 
 _BY_NAME = {"sgd": SGD, "adam": Adam, "rmsprop": RMSprop, "adagrad": Adagrad}

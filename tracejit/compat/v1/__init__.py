@@ -1,0 +1,34 @@
+"""`import tracejit.compat.v1 as tf`: TF1 graphs and sessions over the same op registry."""
+import numpy as np
+
+
+from ...dtypes import (bool_ as bool, float16, float32, float64, int8, int16, int32, int64, string,  # noqa: F401
+                       uint8)
+from ...ops import *  # noqa: F401,F403
+from ...ops import range, where  # noqa: F401
+from ...ops import constant as _constant
+from ...variables import Variable  # noqa: F401
+from ... import errors, math, linalg  # noqa: F401
+from . import nn, summary, train  # noqa: F401
+from .graph_mode import (Graph, Operation, disable_eager_execution, disable_v2_behavior,  # noqa: F401
+                         enable_v2_behavior, get_default_graph, global_variables, global_variables_initializer,
+                         gradients, group, initialize_all_variables, name_scope, no_op, placeholder,
+                         reset_default_graph, trainable_variables, variables_initializer)
+from .session import InteractiveSession, Session  # noqa: F401
+from ...ops.random import normal as random_normal, uniform as random_uniform  # noqa: F401
+from ...ops.random import truncated_normal, set_seed as set_random_seed  # noqa: F401
+
+
+
+def constant(value, dtype=None, shape=None, name="Const"):
+    """A constant node of the default graph (TF1 prints it as Tensor("Const:0", ...))."""
+    from ...ir.graph import current_graph
+    from ...tensor import Tensor
+    eager = _constant(value, dtype=dtype, shape=shape)
+    graph = current_graph()
+    if graph is None:
+        return eager
+    symbol = graph.constant(np.array(eager._value))
+    if name != "Const" and hasattr(graph, "unique_name"):
+        symbol.name = graph.unique_name(name)
+    return Tensor(symbol=symbol)

@@ -1,0 +1,183 @@
+"""Session.run: prune the default graph to what the fetches need, give placeholders the fed
+shapes (so every shape is static), and compile it with the same passes and backend as @function,
+cached per fetch set and feed signature."""
+import numpy as np
+
+
+from ...backend import select_executable
+from ...errors import InvalidArgumentError
+from ...ir.graph import Graph as IRGraph
+from ...ir.verify import verify
+from ...passes import optimize
+from ...tensor import Tensor
+from ...variables import Variable
+from .graph_mode import Operation, get_default_graph
+
+
+def _flatten(fetches, leaves):
+    if isinstance(fetches, dict):
+        return {k: _flatten(v, leaves) for k, v in fetches.items()}
+    if isinstance(fetches, (list, tuple)):
+        items = [_flatten(v, leaves) for v in fetches]
+        return type(fetches)(*items) if hasattr(fetches, "_fields") else type(fetches)(items)
+    leaves.append(fetches)
+    return len(leaves) - 1
+
+
+def _rebuild(structure, results):
+    if isinstance(structure, dict):
+        return {k: _rebuild(v, results) for k, v in structure.items()}
+    if isinstance(structure, (list, tuple)):
+        items = [_rebuild(v, results) for v in structure]
+        return type(structure)(*items) if hasattr(structure, "_fields") else type(structure)(items)
+    return results[structure]
+
+
+class Session:
+    def __init__(self, target="", graph=None, config=None):
+        self.graph = graph or get_default_graph()
+        self._executables = {}
+        self.closed = False
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def close(self):
+        self.closed = True
+        self._executables.clear()
+
+    def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
+        if self.closed:
+            raise RuntimeError("Attempted to use a closed Session.")
+        leaves = []
+        structure = _flatten(fetches, leaves)
+        summaries = {}
+        expanded = []
+        for i, leaf in enumerate(leaves):        # a summary is fetched as its tensors, then serialized
+            if hasattr(leaf, "serialize"):
+                summaries[i] = (leaf, len(expanded), len(leaf.parts))
+                expanded += [tensor for _, _, tensor in leaf.parts]
+            else:
+                expanded.append(leaf)
+        values, effects, actions = [], [], []
+        for leaf in expanded:
+            if isinstance(leaf, str):
+                leaf = Tensor(symbol=self.graph.by_name(leaf))
+            if isinstance(leaf, Operation):
+                effects += leaf.effects
+                if leaf.action is not None:
+                    actions.append(leaf.action)
+                values.append(leaf.value)
+            elif isinstance(leaf, Variable):
+                values.append(self.graph.variable_input(leaf))
+            elif isinstance(leaf, Tensor) and leaf.is_symbolic:
+                values.append(leaf._symbol)
+            elif isinstance(leaf, Tensor):                 # an eager value: nothing to compute
+                values.append(self.graph.constant(leaf._value))
+            else:
+                raise TypeError(f"Fetch argument {leaf!r} has invalid type {type(leaf).__name__}: must be a "
+                                "Tensor, Variable or Operation of this graph")
+        for action in actions:           # initializers run before the graph computation
+            action()
+        feeds = self._feeds(feed_dict or {})
+        wanted = [v for v in values if v is not None]
+        if not wanted and not effects:
+            return _rebuild(structure, [None] * len(leaves))
+        key = (tuple(id(v) for v in wanted), tuple(id(e) for e in effects),
+               tuple((id(p), a.dtype.str, a.shape) for p, a in feeds))
+        executable = self._executables.get(key)
+        if executable is None:
+            executable = self._executables[key] = self._compile(wanted, effects, feeds)
+        runner, fed_order, out_index = executable
+        results = runner([a for p, a in feeds if id(p) in fed_order])
+        fetched = []
+        for value in values:
+            if value is None:
+                fetched.append(None)
+            else:
+                array = results[out_index[id(value)]]
+                fetched.append(array[()] if array.ndim == 0 else array)
+        outputs, position = [], 0
+        for i in range(len(leaves)):
+            if i in summaries:
+                op, start, count = summaries[i]
+                outputs.append(op.serialize(fetched[start: start + count]))
+                position = start + count
+            else:
+                outputs.append(fetched[position])
+                position += 1
+        return _rebuild(structure, outputs)
+
+    def _feeds(self, feed_dict):
+        feeds = []
+        for key, value in feed_dict.items():
+            placeholder = self.graph.by_name(key) if isinstance(key, str) else getattr(key, "_symbol", None)
+            if placeholder is None or not any(placeholder is p for p in self.graph.inputs):
+                raise TypeError(f"feed_dict key {key!r} is not a placeholder of this graph")
+            dtype = placeholder.dtype
+            array = np.asarray(value, dtype=None if dtype.kind == "s" else dtype.np)
+            if len(array.shape) != len(placeholder.shape) or any(
+                    d is not None and d != a for d, a in zip(placeholder.shape, array.shape)):
+                shape = "(" + ", ".join("?" if d is None else str(d) for d in placeholder.shape) + ")"
+                raise ValueError(f"Cannot feed value of shape {array.shape} for Tensor '{placeholder.name}:0', "
+                                 f"which has shape '{shape}'")
+            feeds.append((placeholder, array))
+        return feeds
+
+    def _compile(self, wanted, effects, feeds):
+        graph = self.graph
+        needed, stack = set(), list(wanted) + [v for e in effects for v in e.inputs[1:]]
+        while stack:
+            v = stack.pop()
+            if id(v) in needed:
+                continue
+            needed.add(id(v))
+            if v.node is not None:
+                stack.extend(v.node.inputs)
+        fed = {id(p): a for p, a in feeds}
+        for p in graph.inputs:
+            if id(p) in needed and id(p) not in fed:
+                shape = "[" + ",".join("?" if d is None else str(d) for d in p.shape) + "]"
+                raise InvalidArgumentError(f"You must feed a value for placeholder tensor '{p.name}' with dtype "
+                                           f"{p.dtype.name} and shape {shape}")
+        run_graph = IRGraph(f"session_run_{len(self._executables)}")
+        mapping, fed_order = {}, []
+        for p, array in feeds:
+            if id(p) in needed:
+                mapping[id(p)] = run_graph.add_input(array.shape, p.dtype, p.name)
+                fed_order.append(id(p))
+        for value, variable in graph.variables:
+            if id(value) in needed:
+                mapping[id(value)] = run_graph.variable_input(variable)
+        chosen = {id(e) for e in effects}
+        for node in graph.nodes:
+            if node.op == "assign":
+                if id(node) in chosen:
+                    run_graph.assign_variable(graph.variable_of(node.inputs[0]), mapping[id(node.inputs[1])], node.loc)
+                continue
+            if not any(id(o) in needed for o in node.outputs):
+                continue
+            if node.op == "const":
+                mapping[id(node.outputs[0])] = run_graph.constant(node.params["value"], node.loc)
+                continue
+            inputs = [mapping[id(v)] for v in node.inputs]
+            shape, dtype = node.prim.rule(*inputs, **node.params)     # re-typed with the fed shapes
+            mapping[id(node.outputs[0])] = run_graph.add_node(node.op, node.prim, inputs, node.params, shape, dtype,
+                                                              node.loc)
+        outputs, out_index = [], {}
+        for v in wanted:
+            if id(v) not in out_index:
+                out_index[id(v)] = len(outputs)
+                outputs.append(mapping[id(v)])
+        run_graph.outputs = outputs
+        verify(run_graph)
+        optimized, _ = optimize(run_graph)
+        return select_executable(optimized), set(fed_order), out_index
+
+
+InteractiveSession = Session
+
+

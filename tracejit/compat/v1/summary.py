@@ -1,0 +1,81 @@
+"""tf.compat.v1.summary: scalar/histogram ops fetched through Session.run as serialized Summary
+bytes, merge_all, and FileWriter(logdir, graph).add_summary(bytes, global_step)."""
+import numpy as np
+
+from ...summary import events
+from ...tensor import Tensor
+from .graph_mode import get_default_graph
+
+
+class SummaryOp:
+    """A summary Session.run can fetch: it evaluates its tensors and serializes them."""
+
+    def __init__(self, parts):
+        self.parts = parts        # [(kind, tag, Tensor)]
+
+    def serialize(self, arrays):
+        values = [events.scalar_value(tag, float(np.asarray(a))) if kind == "scalar" else
+                  events.histogram_value(tag, a) for (kind, tag, _), a in zip(self.parts, arrays)]
+        return events.summary(values)
+
+
+def _add(kind, name, tensor):
+    graph = get_default_graph()
+    op = SummaryOp([(kind, name, tensor if isinstance(tensor, Tensor) else tensor.read_value())])
+    graph.__dict__.setdefault("summaries", []).append(op)
+    return op
+
+
+def scalar(name, tensor, collections=None, family=None):
+    return _add("scalar", name, tensor)
+
+
+def histogram(name, values, collections=None, family=None):
+    return _add("histogram", name, values)
+
+
+def merge(inputs, collections=None, name=None):
+    return SummaryOp([part for op in inputs for part in op.parts])
+
+
+def merge_all(key=None, scope=None, name=None):
+    found = get_default_graph().__dict__.get("summaries", [])
+    return merge(found) if found else None
+
+
+def graph_def(graph):
+    nodes = [(v.name, "Placeholder", [], events.DATATYPE_ENUM.get(v.dtype.name)) for v in graph.inputs]
+    nodes += [(v.name.rsplit(":", 1)[0], "VariableV2", [], events.DATATYPE_ENUM.get(v.dtype.name))
+              for v, _ in graph.variables]
+    for node in graph.nodes:
+        if node.op == "assign" or not node.outputs:
+            continue
+        out = node.outputs[0]
+        nodes.append((out.name or f"v{out.id}", out.name.split("/")[-1].split("_")[0] if out.name else node.op,
+                      [v.name or f"v{v.id}" for v in node.inputs], events.DATATYPE_ENUM.get(out.dtype.name)))
+    return events.graph_def(nodes)
+
+
+class FileWriter:
+    def __init__(self, logdir, graph=None, max_queue=10, flush_secs=120, filename_suffix=None):
+        self._writer = events.EventFileWriter(logdir, filename_suffix or "")
+        self.logdir = logdir
+        if graph is not None:
+            self.add_graph(graph)
+
+    def add_graph(self, graph, global_step=None):
+        self._writer.write(events.event(step=global_step or 0, graph_def=graph_def(graph)))
+
+    def add_summary(self, summary, global_step=None):
+        if summary is None:
+            raise ValueError("add_summary: got None (did merge_all() find no summaries?)")
+        self._writer.write(events.event(step=int(global_step or 0), summary_bytes=summary))
+
+    def flush(self):
+        self._writer.flush()
+
+    def close(self):
+        self._writer.close()
+
+    def get_logdir(self):
+        return self.logdir

@@ -1,0 +1,100 @@
+"""tracejit.train (TF2): Checkpoint and CheckpointManager over variables, layers/models and
+optimizers; the checkpoint format and state file are those of compat.v1.train.Saver."""
+import os
+
+from .compat.v1.checkpoints import (assign_all, checkpoint_exists, get_checkpoint_state,  # noqa: F401
+                                    latest_checkpoint, read, remove, update_state_file, write)
+from .variables import Variable
+
+
+def _variables(obj, path, found):
+    """(name, variable) pairs reachable from obj: Variables, layers/models (weights), optimizers
+    (iterations and slots), nested Checkpoints, lists and dicts."""
+    if isinstance(obj, Variable):
+        found.append((path, obj))
+    elif isinstance(obj, Checkpoint):
+        for key, value in obj._objects.items():
+            _variables(value, f"{path}/{key}" if path else key, found)
+    elif hasattr(obj, "weights") and hasattr(obj, "build"):
+        for i, w in enumerate(obj.weights):
+            found.append((f"{path}/{i}:{w.name.rsplit(':', 1)[0]}", w))
+    elif hasattr(obj, "apply_gradients") and hasattr(obj, "variables"):
+        for i, v in enumerate(obj.variables()):
+            found.append((f"{path}/{i}", v))
+    elif isinstance(obj, (list, tuple)):
+        for i, item in enumerate(obj):
+            _variables(item, f"{path}/{i}", found)
+    elif isinstance(obj, dict):
+        for key, item in obj.items():
+            _variables(item, f"{path}/{key}", found)
+    return found
+
+
+class Checkpoint:
+    def __init__(self, **objects):
+        self._objects = objects
+        self.save_counter = Variable(0, name="save_counter", trainable=False, dtype="int64")
+
+    def __getattr__(self, name):
+        objects = self.__dict__.get("_objects", {})
+        if name in objects:
+            return objects[name]
+        raise AttributeError(name)
+
+    def _pairs(self):
+        return _variables(self, "", [])
+
+    def write(self, file_prefix):
+        return write(file_prefix, {name: v.numpy() for name, v in self._pairs()})
+
+    def save(self, file_prefix):
+        self.save_counter.assign_add(1)
+        path = self.write(f"{file_prefix}-{int(self.save_counter)}")
+        directory = os.path.dirname(os.path.abspath(path))
+        state = get_checkpoint_state(directory)
+        kept = [os.path.basename(p) for p in (state.all_model_checkpoint_paths if state else []) if p != path]
+        update_state_file(directory, os.path.basename(path), kept + [os.path.basename(path)])
+        return path
+
+    def restore(self, save_path):
+        if save_path is None:
+            return _RestoreStatus(False)
+        assign_all(self._pairs(), read(save_path), save_path)
+        return _RestoreStatus(True)
+
+    read = restore
+
+
+class _RestoreStatus:
+    def __init__(self, restored):
+        self.restored = restored
+
+    def assert_consumed(self):
+        if not self.restored:
+            raise AssertionError("nothing was restored (no checkpoint path)")
+        return self
+
+    expect_partial = assert_existing_objects_matched = assert_consumed
+
+
+class CheckpointManager:
+    def __init__(self, checkpoint, directory, max_to_keep=5, checkpoint_name="ckpt"):
+        self._checkpoint, self.directory, self.max_to_keep = checkpoint, directory, max_to_keep
+        self._prefix = os.path.join(directory, checkpoint_name)
+        state = get_checkpoint_state(directory)
+        self.checkpoints = list(state.all_model_checkpoint_paths) if state else []
+
+    @property
+    def latest_checkpoint(self):
+        return self.checkpoints[-1] if self.checkpoints else None
+
+    def save(self, checkpoint_number=None):
+        if checkpoint_number is not None:
+            path = self._checkpoint.write(f"{self._prefix}-{checkpoint_number}")
+        else:
+            path = self._checkpoint.save(self._prefix)
+        self.checkpoints = [p for p in self.checkpoints if p != path] + [path]
+        while self.max_to_keep and len(self.checkpoints) > self.max_to_keep:
+            remove(self.checkpoints.pop(0))
+        update_state_file(self.directory, os.path.basename(path), [os.path.basename(p) for p in self.checkpoints])
+        return path
