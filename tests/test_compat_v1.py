@@ -160,7 +160,8 @@ def _check_event_file(logdir):
 
 
 def test_corrupt_or_mismatched_checkpoints_never_half_restore(tmp_path):
-    a, b = tf.Variable([1.0, 2.0], name="a"), tf.Variable([3.0], name="b")
+    a = tf.Variable([1.0, 2.0], name="a")
+    tf.Variable([3.0], name="b")                   # saved too: the Saver takes all global variables
     saver = tf.train.Saver()
     with tf.Session() as sess:
         path = saver.save(sess, str(tmp_path / "ckpt"))

@@ -57,7 +57,7 @@ def test_dce_keeps_assigns_and_removes_unused():
     v = tf.Variable([1.0, 2.0])
 
     def f(x):
-        unused = tf.exp(x) * 3.0
+        unused = tf.exp(x) * 3.0  # noqa: F841  (dead code for DCE to remove)
         v.assign(x)
         return x + 1.0
     g = traced(f, tf.zeros([2]))

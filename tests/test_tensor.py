@@ -108,7 +108,7 @@ def test_python_conversions():
 def test_tensors_are_unhashable_but_have_refs():
     t = tf.constant(1.0)
     with pytest.raises(TypeError, match="unhashable.*ref"):
-        {t: 1}
+        {t: 1}  # noqa: B018  (the expression must raise)
     refs = {t.ref(): "a"}
     assert refs[t.ref()] == "a" and t.ref().deref() is t
 

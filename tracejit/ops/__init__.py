@@ -43,7 +43,7 @@ def add_n(inputs, name=None):
     return total
 
 
-def constant(value, dtype=None, shape=None, name=None):
+def constant(value, dtype=None, shape=None, name=None):  # noqa: F811  (TF names the parameter `shape`)
     tensor = convert_to_tensor(value, dtype=dtype) if not hasattr(value, "_as_tensor") else value._as_tensor()
     if dtype is not None and tensor.dtype != dtype:
         tensor = cast(tensor, dtype)

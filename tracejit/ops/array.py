@@ -6,7 +6,6 @@ import numpy as np
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError, TracingError
 from ..tensor import Tensor
-from . import elementwise as E
 from .core import convert_to_tensor, op
 from .rules import broadcast_shapes, known_size, normalize_axis
 
