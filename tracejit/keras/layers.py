@@ -89,8 +89,11 @@ class Layer:
             self.call(inputs, *args, **kwargs)
 
     def _takes_training(self):
-        import inspect
-        return "training" in inspect.signature(self.call).parameters
+        takes = getattr(self, "_call_takes_training", None)
+        if takes is None:                       # inspected once per layer (it was ~10 us per call)
+            import inspect
+            takes = self._call_takes_training = "training" in inspect.signature(self.call).parameters
+        return takes
 
     def _cast(self, inputs):
         if isinstance(inputs, (list, tuple, dict)):
