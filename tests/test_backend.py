@@ -254,3 +254,17 @@ def test_tiered_compilation_compiles_small_groups_once_hot(capsys):
         assert "tier-up: <lambda> is hot" in capsys.readouterr().err
     finally:
         tf.config.set_tier_up_calls(20)
+
+
+def test_reduction_assigned_to_a_variable_it_reads_runs_as_a_kernel():
+    v = tf.Variable(np.ones(3, np.float32))
+    x = tf.constant(np.arange(12, dtype=np.float32).reshape(4, 3))
+
+    @tf.function
+    def step():
+        v.assign(tf.reduce_sum(x * v, axis=0))
+    for _ in range(2):
+        step()
+    np.testing.assert_allclose(v.numpy(), np.arange(12).reshape(4, 3).sum(0) ** 2)
+    executable = step.get_concrete_function()._executable
+    assert executable.fallbacks == [] and executable.kernels[0].members == ["multiply", "reduce_sum"]

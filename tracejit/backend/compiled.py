@@ -206,8 +206,9 @@ class CompiledExecutable:
     def _kernel_step(self, node, lines, slot_of):
         # results written into a variable's buffer: the kernel overwrites the input holding the old value
         in_place = {}
+        reduces = node.params["members"][-1].op in codegen.REDUCTION_KINDS     # writes a smaller array
         for j, out in enumerate(node.outputs):
-            target = self._in_place.get(id(out))
+            target = None if reduces else self._in_place.get(id(out))
             if target is not None and any(v is target[1] for v in node.inputs):
                 in_place[j] = next(k for k, v in enumerate(node.inputs) if v is target[1])
         try:

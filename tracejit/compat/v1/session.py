@@ -8,6 +8,7 @@ from ...backend import select_executable
 from ...errors import InvalidArgumentError
 from ...ir.graph import Graph as IRGraph
 from ...ir.verify import verify
+from ...jit.signature import unflatten
 from ...passes import optimize
 from ...tensor import Tensor
 from ...variables import Variable
@@ -15,22 +16,12 @@ from .graph_mode import Operation, get_default_graph
 
 
 def _flatten(fetches, leaves):
-    if isinstance(fetches, dict):
-        return {k: _flatten(v, leaves) for k, v in fetches.items()}
-    if isinstance(fetches, (list, tuple)):
-        items = [_flatten(v, leaves) for v in fetches]
-        return type(fetches)(*items) if hasattr(fetches, "_fields") else type(fetches)(items)
-    leaves.append(fetches)
-    return len(leaves) - 1
+    """The fetch structure with each leaf replaced by its index in `leaves`."""
+    return unflatten(fetches, lambda leaf: leaves.append(leaf) or len(leaves) - 1)
 
 
 def _rebuild(structure, results):
-    if isinstance(structure, dict):
-        return {k: _rebuild(v, results) for k, v in structure.items()}
-    if isinstance(structure, (list, tuple)):
-        items = [_rebuild(v, results) for v in structure]
-        return type(structure)(*items) if hasattr(structure, "_fields") else type(structure)(items)
-    return results[structure]
+    return unflatten(structure, lambda index: results[index])
 
 
 class Session:
