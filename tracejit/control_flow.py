@@ -50,3 +50,9 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
     if next(leaves, None) is not None:
         raise TracingError("cond: true_fn and false_fn must return the same structure")
     return result
+
+
+def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations=10, back_prop=True,
+               swap_memory=False, maximum_iterations=None, name=None):
+    raise NotImplementedError("tracejit.while_loop is not supported yet: use a Python loop over a fixed "
+                              "number of steps (it unrolls while tracing), or tracejit.cond for a single branch")

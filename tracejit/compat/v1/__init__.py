@@ -6,11 +6,12 @@ from ...dtypes import (bool_ as bool, float16, float32, float64, int8, int16, in
                        uint8)
 from ...ops import *  # noqa: F401,F403
 from ...ops import range, where  # noqa: F401
+from ...control_flow import cond, while_loop  # noqa: F401
 from ...ops import constant as _constant
 from ...variables import Variable  # noqa: F401
 from ... import errors, math, linalg  # noqa: F401
 from . import nn, summary, train  # noqa: F401
-from .graph_mode import (Graph, Operation, disable_eager_execution, disable_v2_behavior,  # noqa: F401
+from .graph_mode import (Graph, Operation, control_dependencies, disable_eager_execution, disable_v2_behavior,  # noqa: F401
                          enable_v2_behavior, get_default_graph, global_variables, global_variables_initializer,
                          gradients, group, initialize_all_variables, name_scope, no_op, placeholder,
                          reset_default_graph, trainable_variables, variables_initializer)

@@ -118,6 +118,11 @@ def group(*inputs, name="group_deps"):
     return Operation(effects, action=(lambda: [a() for a in actions]) if actions else None, name=name)
 
 
+def control_dependencies(control_inputs):
+    raise NotImplementedError("control_dependencies is not supported yet: fetch the operations together "
+                              "(sess.run([train_op, other])) or group them with tf.group(...)")
+
+
 def no_op(name="NoOp"):
     return Operation(name=name)
 
