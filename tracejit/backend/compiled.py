@@ -12,6 +12,7 @@ import time
 import numpy as np
 
 from .. import config
+from ..ops.core import apply_impl
 from . import cache, codegen
 
 # A pooled buffer is free when only the pool, the local name and getrefcount's argument refer to it.
@@ -23,9 +24,7 @@ def _contiguous(array):
 
 
 def _fallback(fn, np_dtype, *args):
-    result = np.asarray(fn(*args))
-    if result.dtype != np_dtype:
-        result = result.astype(np_dtype)
+    result = apply_impl(fn, args, {}, np_dtype)
     return result if result.flags.c_contiguous else np.array(result, order="C")
 
 

@@ -1,8 +1,11 @@
 """The NumPy reference executor: runs any graph node by node with each op's `impl`.
 It is the backend until the Numba one lands, and the reference the compiled path is tested against."""
+import types
+
 import numpy as np
 
 from ..errors import TracingError
+from ..ops.core import apply_impl
 
 
 class Interpreter:
@@ -48,8 +51,7 @@ class Interpreter:
                     step[1]._value = np.array(env[step[2]], copy=True)
                 else:
                     impl, params, ins, out, np_dtype = step
-                    result = np.asarray(impl(*[env[i] for i in ins], **params))
-                    env[out] = result if result.dtype == np_dtype else result.astype(np_dtype)
+                    env[out] = apply_impl(impl, [env[i] for i in ins], params, np_dtype)
         return [env[i].copy() if i in self.copied_outputs else env[i] for i in self.out_slots]
 
 
@@ -67,14 +69,7 @@ def evaluate_value(graph, value):
                                "compute it outside the function or from Python values")
         if v.node is not None:
             stack.extend(v.node.inputs)
-    env = {v.id: var._value for v, var in graph.variables}
-    with np.errstate(all="ignore"):
-        for node in graph.nodes:
-            if not node.outputs or node.outputs[0].id not in needed:
-                continue
-            if node.op == "const":
-                env[node.outputs[0].id] = node.params["value"]
-            else:
-                result = np.asarray(node.prim.impl(*[env[v.id] for v in node.inputs], **node.params))
-                env[node.outputs[0].id] = result.astype(node.outputs[0].dtype.np, copy=False)
-    return env[value.id]
+    # the value's slice of the graph, run by the interpreter (no arguments, no effects)
+    pruned = types.SimpleNamespace(inputs=[], variables=graph.variables, outputs=[value],
+                                   nodes=[n for n in graph.nodes if n.outputs and n.outputs[0].id in needed])
+    return Interpreter(pruned)([])[0]

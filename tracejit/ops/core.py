@@ -140,6 +140,12 @@ def convert_inputs(prim, args):
 
 
 # ---------------------------------------------------------------- binding
+def apply_impl(impl, arrays, params, np_dtype):
+    """An op's NumPy result in the dtype its type rule promises (NumPy may differ, e.g. int / int)."""
+    result = np.asarray(impl(*arrays, **params))
+    return result if result.dtype == np_dtype else result.astype(np_dtype)
+
+
 def bind(prim, inputs, params):
     """Run (eager) or record (tracing) one primitive; then let active tapes record it."""
     group = prim.dtype_group(len(inputs))
@@ -155,9 +161,7 @@ def bind(prim, inputs, params):
     if graph is None:
         arrays = [_eager_value(t, prim) for t in inputs]
         with np.errstate(all="ignore"):
-            result = np.asarray(prim.impl(*arrays, **params))
-        if result.dtype != dtype.np:
-            result = result.astype(dtype.np)
+            result = apply_impl(prim.impl, arrays, params, dtype.np)
         if len(result.shape) != len(shape) or any(d is not None and d != r for d, r in zip(shape, result.shape)):
             raise AssertionError(f"op {prim.name}: type rule says shape {shape}, impl gave {result.shape}")
         out = Tensor(result)

@@ -2,6 +2,8 @@
 are evaluated once at compile time. Stateful ops (random) are never folded."""
 import numpy as np
 
+from ..ops.core import apply_impl
+
 MAX_FOLDED_ELEMENTS = 1 << 20
 SHAPE_ONLY = {"fill_like", "shape"}     # results depend on the input's shape, not its values
 
@@ -29,7 +31,7 @@ def run(graph):
                 continue
         with np.errstate(all="ignore"):
             try:
-                result = np.asarray(node.prim.impl(*arrays, **node.params)).astype(out.dtype.np)
+                result = apply_impl(node.prim.impl, arrays, node.params, out.dtype.np)
             except Exception:     # e.g. an integer division by zero: leave it to fail at run time
                 continue
         node.op, node.prim, node.inputs, node.params = "const", None, [], {"value": np.array(result, order="C")}
