@@ -3,6 +3,7 @@ applying each op's vjp. The vjps are written with tracejit ops, so an eager grad
 with NumPy and a traced one emits graph nodes (and an outer tape records an inner gradient)."""
 import contextlib
 
+from . import nest
 from .ops import core
 from .ops.array import ones_like, zeros_like
 from .tensor import Tensor
@@ -46,7 +47,7 @@ class GradientTape:
         self._reset()
 
     def watch(self, tensor):
-        for item in _flatten(tensor):
+        for item in nest.flatten(tensor):
             if isinstance(item, Variable):
                 self._watched_variables[id(item)] = item
             elif isinstance(item, Tensor):
@@ -78,12 +79,12 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         self._used = True
-        targets = [core.convert_to_tensor(t) for t in _flatten(target)]
-        seeds = [None] * len(targets) if output_gradients is None else list(_flatten(output_gradients))
+        targets = [core.convert_to_tensor(t) for t in nest.flatten(target)]
+        seeds = [None] * len(targets) if output_gradients is None else nest.flatten(output_gradients)
         with self.stop_recording():
             grads = self._backward(targets, seeds)
-            results = [self._source_gradient(s, grads, unconnected_gradients) for s in _flatten(sources)]
-        return _unflatten(sources, iter(results))
+            results = [self._source_gradient(s, grads, unconnected_gradients) for s in nest.flatten(sources)]
+        return nest.pack_sequence_as(sources, results)
 
     def _backward(self, targets, seeds):
         return backward(self._entries, targets, seeds)
@@ -111,7 +112,7 @@ class GradientTape:
         size = target.shape.num_elements()
         if size is None:
             raise NotImplementedError("jacobian needs a target of known shape")
-        was_used, flat_sources = self._used, list(_flatten(sources))
+        was_used, flat_sources = self._used, nest.flatten(sources)
         rows = []
         with self.stop_recording():
             for i in range(size):
@@ -123,7 +124,7 @@ class GradientTape:
         for j, s in enumerate(flat_sources):
             column = stack([r[j] for r in rows]) if size else zeros_like(s)
             results.append(reshape(column, tuple(target.shape) + tuple(s.shape)))
-        return _unflatten(sources, iter(results))
+        return nest.pack_sequence_as(sources, results)
 
 
 def backward(entries, targets, seeds):
@@ -153,28 +154,3 @@ def _one_hot_seed(target, index):
 def _accumulate(grads, tensor, g):
     previous = grads.get(id(tensor))
     grads[id(tensor)] = g if previous is None else previous + g
-
-
-def _flatten(structure):
-    if isinstance(structure, dict):
-        for key in sorted(structure):
-            yield from _flatten(structure[key])
-    elif isinstance(structure, (list, tuple)):
-        for item in structure:
-            yield from _flatten(item)
-    else:
-        yield structure
-
-
-def _unflatten(structure, leaves):
-    if isinstance(structure, dict):
-        return {key: _unflatten(structure[key], leaves) for key in sorted(structure)}
-    if isinstance(structure, (list, tuple)):
-        items = [_unflatten(item, leaves) for item in structure]
-        return type(structure)(items) if not hasattr(structure, "_fields") else type(structure)(*items)
-    return next(leaves)
-
-
-def stop_gradient(input, name=None):
-    from .ops import stop_gradient as op
-    return op(input)

@@ -2,7 +2,7 @@
 traced and merged with select — outputs and variable assignments alike."""
 from .errors import InvalidArgumentError, TracingError
 from .ir.graph import current_graph
-from .jit.signature import unflatten
+from . import nest
 from .ops import core
 from .ops.elementwise import select
 from .tensor import Tensor
@@ -31,9 +31,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
         t = after_true.get(var_id, initial)
         if t is not f:
             variable.assign(select(pred, Tensor(symbol=t), Tensor(symbol=f)))
-    false_leaves = []
-    unflatten(false_out, false_leaves.append)
-    leaves = iter(false_leaves)
+    leaves = iter(nest.flatten(false_out))
 
     def merge(t):
         f = next(leaves, None)
@@ -46,7 +44,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
             raise TracingError(f"cond: branches return different types: {t.dtype.name}{list(t.shape)} vs "
                                f"{f.dtype.name}{list(f.shape)}")
         return select(pred, t, f)
-    result = unflatten(true_out, merge)
+    result = nest.map_structure(merge, true_out)
     if next(leaves, None) is not None:
         raise TracingError("cond: true_fn and false_fn must return the same structure")
     return result

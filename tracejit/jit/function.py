@@ -8,7 +8,7 @@ import weakref
 
 import numpy as np
 
-from .. import config
+from .. import config, nest
 from ..errors import RetracingWarning
 from ..ir.graph import current_graph
 from ..tensor import Tensor, TensorShape, TensorSpec
@@ -60,8 +60,8 @@ class ConcreteFunction:
         results = self._executable(arrays)
         if type(self.structured_outputs) is int:         # the common case: one tensor
             return Tensor._wrap(results[self.structured_outputs])
-        return sig.unflatten(self.structured_outputs,
-                             lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]))
+        return nest.map_structure(lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]),
+                                  self.structured_outputs)
 
     def __call__(self, *args):
         arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]

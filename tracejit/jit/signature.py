@@ -54,16 +54,6 @@ def flatten(value, path, leaves):
     return leaf.key
 
 
-def unflatten(structure_value, make_leaf):
-    """Rebuild a value of the same structure, replacing each leaf through make_leaf(leaf_value)."""
-    if isinstance(structure_value, dict):
-        return {k: unflatten(structure_value[k], make_leaf) for k in structure_value}
-    if isinstance(structure_value, (list, tuple)):
-        items = [unflatten(v, make_leaf) for v in structure_value]
-        return type(structure_value)(*items) if hasattr(structure_value, "_fields") else type(structure_value)(items)
-    return make_leaf(structure_value)
-
-
 def rebuild_arguments(bound, next_leaf):
     """(args, kwargs) for calling the function again with the same structure, each leaf replaced
     by next_leaf(), called in flatten order (dicts by sorted key)."""

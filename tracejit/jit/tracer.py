@@ -1,5 +1,6 @@
 """Tracing: run the Python function once with symbolic Tensors and record a Graph."""
 from ..errors import TracingError
+from .. import nest
 from ..ir.graph import Graph, building
 from ..ir.verify import verify
 from ..ops.core import convert_to_tensor
@@ -23,7 +24,7 @@ def trace(python_function, name, bound, leaves, allow_variable_creation):
         args, kwargs = _symbolic_arguments(bound, it, symbolic)
         result = python_function(*args, **kwargs)
         outputs = []
-        structure = sig.unflatten(result, lambda value: _output_index(graph, value, outputs))
+        structure = nest.map_structure(lambda value: _output_index(graph, value, outputs), result)
     graph.outputs = outputs
     verify(graph)
     return graph, structure

@@ -8,20 +8,11 @@ from ...backend import select_executable
 from ...errors import InvalidArgumentError
 from ...ir.graph import Graph as IRGraph
 from ...ir.verify import verify
-from ...jit.signature import unflatten
+from ... import nest
 from ...passes import optimize
 from ...tensor import Tensor
 from ...variables import Variable
 from .graph_mode import Operation, get_default_graph
-
-
-def _flatten(fetches, leaves):
-    """The fetch structure with each leaf replaced by its index in `leaves`."""
-    return unflatten(fetches, lambda leaf: leaves.append(leaf) or len(leaves) - 1)
-
-
-def _rebuild(structure, results):
-    return unflatten(structure, lambda index: results[index])
 
 
 class Session:
@@ -43,8 +34,7 @@ class Session:
     def run(self, fetches, feed_dict=None, options=None, run_metadata=None):
         if self.closed:
             raise RuntimeError("Attempted to use a closed Session.")
-        leaves = []
-        structure = _flatten(fetches, leaves)
+        leaves = nest.flatten(fetches)
         summaries = {}
         expanded = []
         for i, leaf in enumerate(leaves):        # a summary is fetched as its tensors, then serialized
@@ -76,7 +66,7 @@ class Session:
         feeds = self._feeds(feed_dict or {})
         wanted = [v for v in values if v is not None]
         if not wanted and not effects:
-            return _rebuild(structure, [None] * len(leaves))
+            return nest.pack_sequence_as(fetches, [None] * len(leaves))
         key = (tuple(id(v) for v in wanted), tuple(id(e) for e in effects),
                tuple((id(p), a.dtype.str, a.shape) for p, a in feeds))
         executable = self._executables.get(key)
@@ -100,7 +90,7 @@ class Session:
             else:
                 outputs.append(fetched[position])
                 position += 1
-        return _rebuild(structure, outputs)
+        return nest.pack_sequence_as(fetches, outputs)
 
     def _feeds(self, feed_dict):
         feeds = []
