@@ -165,7 +165,7 @@ class CompiledExecutable:
             elif node.op == "fused":
                 self._members_step(node, lines)
             else:
-                self._fallback_step(node, node, lines)
+                self._fallback_step(node, lines)
         outputs = []
         for v in g.outputs:
             aliased = v.node is None or v.node.op == "const" or id(v) in self._written_in_place
@@ -173,7 +173,7 @@ class CompiledExecutable:
         lines.append(f"    return [{', '.join(outputs)}]")
         return "\n".join(lines) + "\n"
 
-    def _fallback_step(self, node, anchor, lines):
+    def _fallback_step(self, node, lines):
         key = f"f{len(self._namespace)}"
         self._namespace[key] = functools.partial(node.prim.impl, **node.params) if node.params else node.prim.impl
         out = node.outputs[0]
@@ -183,7 +183,7 @@ class CompiledExecutable:
 
     def _members_step(self, node, lines):
         for member in node.params["members"]:
-            self._fallback_step(member, node, lines)
+            self._fallback_step(member, lines)
 
     def _matmul_step(self, node, lines, slot_of):
         a, b = node.inputs

@@ -120,7 +120,7 @@ def _size(shape):
     return size
 
 
-def _fused_node(graph, group, used_outside):
+def _fused_node(group, used_outside):
     produced = {id(v) for m in group.members for v in m.outputs}
     inputs, seen = [], set()
     for m in group.members:
@@ -143,7 +143,7 @@ def run(graph):
         for v in node.inputs:
             if g is None or v.node is None or member_of.get(id(v.node)) is not g:
                 used_outside.add(id(v))
-    fused = {id(g): _fused_node(graph, g, used_outside) for g in groups}
+    fused = {id(g): _fused_node(g, used_outside) for g in groups}
     position = {}
     nodes = []
     for i, node in enumerate(graph.nodes):
