@@ -25,10 +25,18 @@ class LoopSpec:
         self.in_place = in_place or {}
         # float16 arrays arrive as uint16 bit views: widened to float32 on read, rounded on store
         self.half_inputs, self.half_results = set(half_inputs), set(half_results)
-        # reduction: (kind in sum/mean/max/min, tuple of rank booleans marking reduced loop dims). The
-        # loop then runs over the pre-reduction shape, given as the last argument `shape`, and
-        # accumulates the single result in float64 before storing it into out0.
+        # reduction (a Reduction): the loop then runs over the pre-reduction shape, given as the last
+        # argument `shape`, and accumulates the single result in float64 before storing it into out0.
         self.reduction = reduction
+
+
+class Reduction:
+    """A trailing reduction: `identity` (source text of the start value), `combine` (source text over
+    {acc} and {v}), `mean` (divide by the count at the end) and `reduced`, a tuple of rank booleans
+    marking the reduced loop dims."""
+
+    def __init__(self, identity, combine, mean, reduced):
+        self.identity, self.combine, self.mean, self.reduced = identity, combine, mean, reduced
 
 
 def _collapse(rank, patterns):
@@ -75,12 +83,9 @@ def generate(spec, name="kernel"):
     return "\n".join(lines) + "\n"
 
 
-_IDENTITY = {"sum": "0.0", "mean": "0.0", "max": "-np.inf", "min": "np.inf"}
-_COMBINE = {"sum": "{acc} + {v}", "mean": "{acc} + {v}", "max": "maximum({acc}, {v})", "min": "minimum({acc}, {v})"}
-
-
 def _generate_reduction(spec, name):
-    kind, reduced = spec.reduction
+    reduction = spec.reduction
+    reduced = reduction.reduced
     array_patterns = [p[1] for p in spec.inputs if p[0] == "array"]
     groups = _collapse(spec.rank, array_patterns + [tuple(not r for r in reduced)])
     args = [f"a{i}" for i in range(len(spec.inputs))] + ["out0", "shape"]
@@ -94,16 +99,16 @@ def _generate_reduction(spec, name):
     loop_vars = [f"i{g}" for g in range(len(groups))]
     kept_shape = "(" + "".join(f"n{g}, " for g in kept) + ")"
     if kept:
-        lines.append(f"    acc = np.full({kept_shape}, {_IDENTITY[kind]}, np.float64)")
+        lines.append(f"    acc = np.full({kept_shape}, {reduction.identity}, np.float64)")
     else:                                     # a full reduction accumulates in a register
-        lines.append(f"    total = np.float64({_IDENTITY[kind]})")
+        lines.append(f"    total = np.float64({reduction.identity})")
     reads = _reads(spec, groups, dims, loop_vars, lines)
     indent = _loop_nest(spec, reads, loop_vars, dims, lines)
     target = "acc[" + ", ".join(loop_vars[g] for g in kept) + "]" if kept else "total"
-    combined = _COMBINE[kind].format(acc=target, v=f"np.float64({spec.results[0]})")
+    combined = reduction.combine.format(acc=target, v=f"np.float64({spec.results[0]})")
     lines.append(f"{indent}{target} = {combined}")
     count = " * ".join(dims[g] for g in range(len(groups)) if g not in kept) or "1"
-    scale = f" / ({count})" if kind == "mean" else ""
+    scale = f" / ({count})" if reduction.mean else ""
     store = "float_to_half({})" if 0 in spec.half_results else "{}"
     if kept:
         lines.append("    flat = out0.reshape((acc.size,))")
@@ -158,15 +163,12 @@ def _rename_arguments(statement, count):
     return re.sub(r"\ba(\d+)\b", lambda m: f"a{m.group(1)}_" if int(m.group(1)) < count else m.group(0), statement)
 
 
-def module_source(kernels, parallel):
-    """A module defining the kernels, compiled lazily by numba with an on-disk cache."""
-    header = [
-        "import numpy as np",
-        "from numba import njit, prange",
-        "from kernels.mathfuncs import *  # noqa: F401,F403",
-        "from kernels.float16 import float_to_half, half_to_float  # noqa: F401",
-        "",
-    ]
+def module_source(kernels, parallel, imports=()):
+    """A module defining the kernels, compiled lazily by numba with an on-disk cache.
+    imports: (module, name) pairs the kernels' statements call."""
+    header = ["import numpy as np", "from numba import njit, prange"]
+    header += [f"from {module} import {name}  # noqa: F401" for module, name in imports]
+    header.append("")
     body = []
     for name, source in kernels:
         flags = "error_model='numpy', fastmath={'contract'}, cache=True" + (", parallel=True" if parallel else "")

@@ -99,7 +99,8 @@ def test_pipeline_reports_and_result_matches_eager():
     x, w = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32), tf.ones([3, 2])
     concrete = tf.function(f).get_concrete_function(x, w)
     optimized, reports = optimize(concrete.graph)
-    assert [r.name for r in reports] == ["fold", "simplify", "cse", "dce", "fold", "simplify", "cse", "dce", "fuse"]
+    assert [r.name for r in reports] == ["fold", "simplify", "cse", "dce", "fold", "simplify", "cse", "dce", "fuse",
+                                         "inplace"]
     by_name = {r.name: r for r in reports if r.changes}
     assert "simplify" in by_name and "fuse" in by_name
     assert concrete.optimized_graph is not concrete.graph

@@ -9,7 +9,8 @@ from .variables import Variable  # noqa: F401
 from .autodiff import GradientTape  # noqa: F401
 from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
-from .ir.graph import init_scope  # noqa: F401
+from .context import executing_eagerly, init_scope  # noqa: F401
+from .naming import name_scope  # noqa: F401
 from . import math, nn, linalg, random  # noqa: F401
 from . import data, keras, summary, train, compat  # noqa: F401
 

@@ -9,7 +9,7 @@ def main(argv=None):
     cache_parser = sub.add_parser("cache", help="the on-disk cache of compiled kernels")
     cache_parser.add_argument("action", choices=["info", "clear"])
     args = parser.parse_args(argv)
-    from .backend import cache
+    from .backend.numba import cache
     if args.action == "info":
         print(json.dumps(cache.info(), indent=2))
     else:

@@ -1,11 +1,14 @@
 """GradientTape: records the primitives applied to watched values, then walks them backwards
-applying each op's vjp. The vjps are written with tracejit ops, so an eager gradient computes
-with NumPy and a traced one emits graph nodes (and an outer tape records an inner gradient)."""
+applying each op's vjp. A tape observes the execution context it was entered in (context.py),
+so it sees that context's primitives and variable reads and nothing else. The vjps are written
+with tracejit ops, so an eager gradient computes with NumPy and a traced one emits graph nodes
+(and an outer tape records an inner gradient)."""
 import contextlib
 
 from . import nest
-from .ops import core
-from .ops.array import ones_like, zeros_like
+from .context import current_context
+from .ops.broadcast import ones_like, zeros_like
+from .ops.core import convert_to_tensor
 from .tensor import Tensor
 from .variables import Variable
 
@@ -17,6 +20,7 @@ class GradientTape:
         self._reset()
 
     def _reset(self):
+        self._context = None        # the context this tape observes while recording
         self._entries = []          # (primitive, inputs, params, output) in execution order
         self._connected = {}        # id(tensor) -> tensor: watched, or computed from something watched
         self._watched_variables = {}   # id(variable) -> variable
@@ -25,23 +29,27 @@ class GradientTape:
 
     # ---- recording ----
     def __enter__(self):
-        core.active_tapes.append(self)
+        self._context = current_context()
+        self._context.tapes.append(self)
         return self
 
     def __exit__(self, *exc):
-        if self in core.active_tapes:
-            core.active_tapes.remove(self)
+        if self._recording():
+            self._context.tapes.remove(self)
+
+    def _recording(self):
+        return self._context is not None and self in self._context.tapes
 
     @contextlib.contextmanager
     def stop_recording(self):
-        was_active = self in core.active_tapes
-        if was_active:
-            core.active_tapes.remove(self)
+        was_recording = self._recording()
+        if was_recording:
+            self._context.tapes.remove(self)
         try:
             yield
         finally:
-            if was_active:
-                core.active_tapes.append(self)
+            if was_recording:
+                self._context.tapes.append(self)
 
     def reset(self):
         self._reset()
@@ -79,7 +87,7 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         self._used = True
-        targets = [core.convert_to_tensor(t) for t in nest.flatten(target)]
+        targets = [convert_to_tensor(t) for t in nest.flatten(target)]
         seeds = [None] * len(targets) if output_gradients is None else nest.flatten(output_gradients)
         with self.stop_recording():
             grads = self._backward(targets, seeds)
@@ -108,7 +116,7 @@ class GradientTape:
     def jacobian(self, target, sources, unconnected_gradients="none", experimental_use_pfor=False):
         """d target[i...] / d source[j...], shape target.shape + source.shape (one gradient per element)."""
         from .ops import reshape, stack
-        target = core.convert_to_tensor(target)
+        target = convert_to_tensor(target)
         size = target.shape.num_elements()
         if size is None:
             raise NotImplementedError("jacobian needs a target of known shape")
@@ -133,7 +141,7 @@ def backward(entries, targets, seeds):
     grads = {}
     for t, seed in zip(targets, seeds):
         if t.dtype.is_floating:
-            _accumulate(grads, t, ones_like(t) if seed is None else core.convert_to_tensor(seed, dtype=t.dtype))
+            _accumulate(grads, t, ones_like(t) if seed is None else convert_to_tensor(seed, dtype=t.dtype))
     for prim, inputs, params, out in reversed(entries):
         g = grads.get(id(out))
         if g is None:

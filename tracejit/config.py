@@ -15,15 +15,15 @@ def functions_run_eagerly():
     return _run_functions_eagerly
 
 
-_BACKENDS = ("numba", "numpy")
+known_backends = {"numba", "numpy"}       # backend.register_backend adds more
 _backend = None
 
 
 def set_backend(name):
     """'numba' (compiled kernels, the default) or 'numpy' (the reference interpreter)."""
     global _backend
-    if name not in _BACKENDS:
-        raise ValueError(f"unknown backend {name!r}; choose one of {_BACKENDS}")
+    if name not in known_backends:
+        raise ValueError(f"unknown backend {name!r}; choose one of {sorted(known_backends)}")
     _backend = name
 
 
@@ -31,8 +31,8 @@ def backend():
     if _backend is not None:
         return _backend
     name = os.environ.get("TRACEJIT_BACKEND", "numba")
-    if name not in _BACKENDS:
-        raise ValueError(f"TRACEJIT_BACKEND={name!r} is not one of {_BACKENDS}")
+    if name not in known_backends:
+        raise ValueError(f"TRACEJIT_BACKEND={name!r} is not one of {sorted(known_backends)}")
     return name
 
 

@@ -1,9 +1,9 @@
 """tracejit.cond: Python branching when the predicate is known, otherwise both branches are
 traced and merged with select — outputs and variable assignments alike."""
-from .errors import InvalidArgumentError, TracingError
-from .ir.graph import current_graph
 from . import nest
-from .ops import core
+from .context import current_context
+from .errors import InvalidArgumentError, TracingError
+from .ops.core import convert_to_tensor
 from .ops.elementwise import select
 from .tensor import Tensor
 
@@ -13,22 +13,21 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
         raise TypeError("cond: true_fn and false_fn are both required")
     if not isinstance(pred, Tensor) and not hasattr(pred, "_as_tensor"):
         return true_fn() if pred else false_fn()
-    pred = core.convert_to_tensor(pred)
+    pred = convert_to_tensor(pred)
     if not pred.dtype.is_bool or pred.ndim != 0:
         raise InvalidArgumentError(f"cond: pred must be a scalar bool tensor, got shape {pred.shape} "
                                    f"dtype {pred.dtype.name}")
     if not pred.is_symbolic:
         return true_fn() if bool(pred) else false_fn()
-    graph = current_graph()
-    before = graph.variable_state()
+    context = current_context()
+    before = context.variable_state()
     true_out = true_fn()
-    after_true = graph.variable_state()
-    graph.restore_variable_state(before)
+    after_true = context.variable_state()
+    context.restore_variable_state(before)
     false_out = false_fn()
-    after_false = graph.variable_state()
-    for var_id, f in after_false.items():      # restoring kept every variable either branch touched
-        initial, variable = graph.captured_variable(var_id)
-        t = after_true.get(var_id, initial)
+    after_false = context.variable_state()
+    for key, (variable, f) in after_false.items():    # restoring kept every variable either branch touched
+        t = after_true.get(key, (variable, context.graph.variable_input(variable)))[1]
         if t is not f:
             variable.assign(select(pred, Tensor(symbol=t), Tensor(symbol=f)))
     leaves = iter(nest.flatten(false_out))
@@ -39,7 +38,7 @@ def cond(pred, true_fn=None, false_fn=None, name=None):
             return None
         if t is None or f is None:
             raise TracingError("cond: true_fn and false_fn must return the same structure")
-        t, f = core.convert_to_tensor(t), core.convert_to_tensor(f)
+        t, f = convert_to_tensor(t), convert_to_tensor(f)
         if t.dtype != f.dtype or tuple(t.shape) != tuple(f.shape):
             raise TracingError(f"cond: branches return different types: {t.dtype.name}{list(t.shape)} vs "
                                f"{f.dtype.name}{list(f.shape)}")

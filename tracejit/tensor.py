@@ -84,11 +84,12 @@ class TensorSpec:
 
 
 class TensorOperators:
-    """Python operators, shared by Tensor and Variable; each maps to one registered op."""
+    """Python operators shared by Tensor and Variable. The op registry installs them (ops/operators.py):
+    each maps to one registered op, as TF's math_ops overrides Tensor's operators."""
     __array_priority__ = 100   # ndarray <op> Tensor defers to the Tensor's reflected operator
 
     def __hash__(self):
-        if _tf1_mode(self):                  # TF1 graph tensors and variables key feed_dicts by identity
+        if not _equality[0]:                  # TF1 semantics: tensors are dict keys by identity
             return id(self)
         raise TypeError(f"{type(self).__name__} is unhashable. Instead, use tensor.ref() as the key.")
 
@@ -97,61 +98,22 @@ class TensorOperators:
 
     experimental_ref = ref
 
-    def __eq__(self, other):
-        if other is None:
-            return False
-        if _tf1_mode(self):                  # TF1: == is identity
-            return self is other
-        try:
-            return _ops.equal(self, other)
-        except (TypeError, ValueError):
-            return False
 
-    def __ne__(self, other):
-        if other is None:
-            return True
-        if _tf1_mode(self):
-            return self is not other
-        try:
-            return _ops.not_equal(self, other)
-        except (TypeError, ValueError):
-            return True
+_equality = [True]
 
 
-def _tf1_mode(obj):
-    """A tensor of a TF1 graph, or any tensor/variable while TF1 graph mode is on."""
-    symbol = getattr(obj, "_symbol", None)
-    if symbol is not None:
-        return not symbol.graph.ssa_variables
-    from .ir.graph import _default_graph
-    return _default_graph[0] is not None
+def enable_tensor_equality():
+    """TF2: == compares elementwise and tensors are unhashable (tf.compat.v1.enable_tensor_equality)."""
+    _equality[0] = True
 
 
-def _binary_operator(op_name, reflected=False):
-    def method(self, other):
-        op = getattr(_ops, op_name)
-        return op(other, self) if reflected else op(self, other)
-    method.__name__ = op_name
-    return method
+def disable_tensor_equality():
+    """TF1: == is identity and tensors hash by identity (feed_dict keys)."""
+    _equality[0] = False
 
 
-def _unary_operator(op_name):
-    def method(self):
-        return getattr(_ops, op_name)(self)
-    method.__name__ = op_name
-    return method
-
-
-_BINARY_OPERATORS = {"add": "add", "sub": "subtract", "mul": "multiply", "truediv": "divide",
-                     "floordiv": "floordiv", "mod": "floormod", "pow": "pow", "matmul": "matmul",
-                     "and": "logical_and", "or": "logical_or", "xor": "logical_xor"}
-for _dunder, _op in _BINARY_OPERATORS.items():
-    setattr(TensorOperators, f"__{_dunder}__", _binary_operator(_op))
-    setattr(TensorOperators, f"__r{_dunder}__", _binary_operator(_op, reflected=True))
-for _dunder, _op in {"lt": "less", "le": "less_equal", "gt": "greater", "ge": "greater_equal"}.items():
-    setattr(TensorOperators, f"__{_dunder}__", _binary_operator(_op))
-for _dunder, _op in {"neg": "negative", "abs": "abs", "invert": "logical_not", "pos": "identity"}.items():
-    setattr(TensorOperators, f"__{_dunder}__", _unary_operator(_op))
+def tensor_equality_enabled():
+    return _equality[0]
 
 
 class _Ref:
@@ -275,9 +237,6 @@ class Tensor(TensorOperators):
             raise TypeError("iteration over a 0-d tensor")
         return (self[i] for i in range(self._shape[0]))
 
-    def __getitem__(self, index):
-        return _ops.strided_slice(self, index)
-
     def __repr__(self):
         if self._symbol is not None:
             return f'<tf.Tensor "{self.name}" shape={self._shape} dtype={self._dtype.name}>'
@@ -322,5 +281,3 @@ def symbolic_value_message(tensor, what, fixes=None):
             f"{user_location()} while tracing a @function: its value is not known until the compiled "
             f"graph runs. Fix: {fix}.")
 
-
-from . import ops as _ops  # noqa: E402  (operators dispatch to the op registry, which imports Tensor)

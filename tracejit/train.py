@@ -1,9 +1,9 @@
 """tracejit.train (TF2): Checkpoint and CheckpointManager over variables, layers/models and
-optimizers; the checkpoint format and state file are those of compat.v1.train.Saver."""
+optimizers, in the checkpoint format of tracejit/checkpoint.py (shared with the TF1 Saver)."""
 import os
 
-from .compat.v1.checkpoints import (assign_all, checkpoint_exists, get_checkpoint_state,  # noqa: F401
-                                    latest_checkpoint, read, remove, update_state_file, write)
+from .checkpoint import (assign_all, checkpoint_exists, get_checkpoint_state,  # noqa: F401
+                         latest_checkpoint, read, remove, update_state_file, write)
 from .variables import Variable
 
 

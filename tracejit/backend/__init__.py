@@ -1,16 +1,21 @@
-"""Executables for graphs: the Numba backend (default) or the NumPy reference interpreter.
-Pick one with tracejit.config.set_backend("numba" | "numpy") or TRACEJIT_BACKEND."""
+"""Backends turn an optimized graph into an executable. A backend is a module with
+  can_lower(node) -> bool     may this elementwise node join a fused loop (asked by fusion)
+  executable(graph, debug)    the callable that runs the graph: list of arrays -> list of arrays
+and owns its lowering table beside it. Registered here by module path and imported on first
+use, so `import tracejit` stays light: "numba" (generated loop kernels + BLAS, the default)
+and "numpy" (the reference interpreter). Choose with tracejit.config.set_backend(name)."""
+import importlib
+
 from .. import config
-from .interpreter import Interpreter
+
+BACKENDS = {"numba": "tracejit.backend.numba", "numpy": "tracejit.backend.interpreter"}
 
 
-def _compiled(graph, debug):
-    from .compiled import CompiledExecutable       # imports numba only when used
-    return CompiledExecutable(graph, debug)
+def current_backend():
+    return importlib.import_module(BACKENDS[config.backend()])
 
 
-BACKENDS = {"numpy": lambda graph, debug: Interpreter(graph), "numba": _compiled}
-
-
-def select_executable(graph, debug=None):
-    return BACKENDS[config.backend()](graph, debug)
+def register_backend(name, module_path):
+    """Make a backend selectable with tracejit.config.set_backend(name)."""
+    BACKENDS[name] = module_path
+    config.known_backends.add(name)

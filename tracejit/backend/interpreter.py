@@ -1,11 +1,50 @@
-"""The NumPy reference executor: runs any graph node by node with each op's `impl`.
-It is the backend until the Numba one lands, and the reference the compiled path is tested against."""
+"""The "numpy" backend: the reference executor. It runs any graph node by node with each op's
+NumPy implementation; the compiled backend is tested against it. Its lowering table says how
+each primitive becomes a step over an environment list; a primitive without an entry runs its
+`impl`."""
 import types
 
 import numpy as np
 
 from ..errors import TracingError
-from ..ops.core import apply_impl
+from ..ir.analysis import ancestors
+from ..ir.graph import ASSIGN, CONST, FUSED
+from .lowering import LoweringTable
+
+LOWERINGS = LoweringTable("numpy")
+
+
+def can_lower(node):
+    return True            # fused groups run member by member
+
+
+def executable(graph, debug=None):
+    return Interpreter(graph)
+
+
+# Each rule: (node, slots of its inputs, slot of its output or None, graph) -> [step]. A step is
+# (function, argument): function(env, argument) runs it.
+def _run_impl(env, step):
+    prim, params, ins, out, np_dtype = step
+    env[out] = prim.apply([env[i] for i in ins], params, np_dtype)
+
+
+def _run_const(env, step):
+    array, out = step
+    env[out] = array
+
+
+def _run_assign(env, step):
+    variable, source = step
+    variable._write_buffer(env[source])
+
+
+LOWERINGS.register(CONST, lambda node, ins, out, graph: [(_run_const, (node.params["value"], out))])
+LOWERINGS.register(ASSIGN, lambda node, ins, out, graph: [(_run_assign, (graph.variable_of(node.inputs[0]), ins[1]))])
+
+
+def _impl_step(node, ins, out, graph):
+    return [(_run_impl, (node.prim, node.params, ins, out, node.outputs[0].dtype.np))]
 
 
 class Interpreter:
@@ -21,55 +60,38 @@ class Interpreter:
             slot[v.id] = len(slot)
             self.var_slots.append((slot[v.id], var))
         self.steps = []
-        nodes = [m for n in graph.nodes for m in (n.params["members"] if n.op == "fused" else [n])]
+        nodes = [m for n in graph.nodes for m in (n.params["members"] if n.prim is FUSED else [n])]
         for node in nodes:
             ins = [slot[v.id] for v in node.inputs]
-            if node.op == "assign":
-                self.steps.append(("assign", graph.variable_of(node.inputs[0]), ins[1], None))
-                continue
-            out = slot[node.outputs[0].id] = len(slot)
-            if node.op == "const":
-                self.steps.append(("const", node.params["value"], None, out))
-            else:
-                self.steps.append((node.prim.impl, node.params, ins, out, node.outputs[0].dtype.np))
+            out = None
+            if node.outputs:
+                out = slot[node.outputs[0].id] = len(slot)
+            rule = LOWERINGS.get(node.prim) or _impl_step
+            self.steps += rule(node, ins, out, graph)
         self.size = len(slot)
         self.out_slots = [slot[v.id] for v in graph.outputs]
         # outputs that are arguments, variable values or constants are copied: results never alias state
-        self.copied_outputs = {slot[v.id] for v in graph.outputs if v.node is None or v.node.op == "const"}
+        self.copied_outputs = {slot[v.id] for v in graph.outputs if v.node is None or v.node.prim is CONST}
 
     def __call__(self, arrays):
         env = [None] * self.size
         env[:len(arrays)] = arrays
         for index, var in self.var_slots:
-            env[index] = var._value
+            env[index] = var._read_buffer()
         with np.errstate(all="ignore"):
-            for step in self.steps:
-                kind = step[0]
-                if kind == "const":
-                    env[step[3]] = step[1]
-                elif kind == "assign":
-                    step[1]._value = np.array(env[step[2]], copy=True)
-                else:
-                    impl, params, ins, out, np_dtype = step
-                    env[out] = apply_impl(impl, [env[i] for i in ins], params, np_dtype)
+            for run, argument in self.steps:
+                run(env, argument)
         return [env[i].copy() if i in self.copied_outputs else env[i] for i in self.out_slots]
 
 
 def evaluate_value(graph, value):
     """Compute one value of a graph under construction, if it does not depend on an argument
     (e.g. a Variable's initial value computed while tracing)."""
-    needed, stack = set(), [value]
-    while stack:
-        v = stack.pop()
-        if v.id in needed:
-            continue
-        needed.add(v.id)
-        if v.node is None and any(v is i for i in graph.inputs):
-            raise TracingError("a Variable's initial value depends on an argument of the traced function; "
-                               "compute it outside the function or from Python values")
-        if v.node is not None:
-            stack.extend(v.node.inputs)
+    needed = ancestors([value])
+    if any(id(v) in needed for v in graph.inputs):
+        raise TracingError("a Variable's initial value depends on an argument of the traced function; "
+                           "compute it outside the function or from Python values")
     # the value's slice of the graph, run by the interpreter (no arguments, no effects)
     pruned = types.SimpleNamespace(inputs=[], variables=graph.variables, outputs=[value],
-                                   nodes=[n for n in graph.nodes if n.outputs and n.outputs[0].id in needed])
+                                   nodes=[n for n in graph.nodes if n.outputs and id(n.outputs[0]) in needed])
     return Interpreter(pruned)([])[0]

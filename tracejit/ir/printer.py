@@ -1,6 +1,8 @@
 """The IR's text form (DESIGN.md): readable by people, stable enough for tests to assert on."""
 import numpy as np
 
+from .primitives import ASSIGN, CONST, FUSED
+
 
 def format_type(value):
     return f"{value.dtype.short}[{','.join('?' if d is None else str(d) for d in value.shape)}]"
@@ -28,19 +30,22 @@ def _format_const(array):
     return f"<{array.size} values>"
 
 
+def _format_params(params):
+    return (" {" + ", ".join(f"{k}={_format_param(v)}" for k, v in params.items()) + "}") if params else ""
+
+
 def format_node(node, indent="  "):
-    if node.op == "assign":
-        left = f"assign {node.inputs[0]!r}, {node.inputs[1]!r}"
+    if node.prim is ASSIGN:
+        left = f"assign {node.inputs[0]!r}, {node.inputs[1]!r}" + _format_params(node.params)
         return f"{indent}{left:<52}  # {node.loc}"
     args = ", ".join(repr(v) for v in node.inputs)
-    if node.op == "const":
+    if node.prim is CONST:
         args = _format_const(node.params["value"])
         params = ""
     else:
-        shown = {k: v for k, v in node.params.items()}
-        params = (" {" + ", ".join(f"{k}={_format_param(v)}" for k, v in shown.items()) + "}") if shown else ""
+        params = _format_params(node.params)
     out = node.outputs[0]
-    if node.op == "fused":
+    if node.prim is FUSED:
         op = f"fused[{','.join(m.op for m in node.params['members'])}]"
         left = f"{', '.join(map(repr, node.outputs))} = {op} {args}"
         typed = f"{left:<34} : {', '.join(format_type(v) for v in node.outputs)}"

@@ -1,5 +1,6 @@
 """Graph invariants: SSA order, assigns target variable inputs, every primitive node's type
 matches its op's type rule."""
+from .primitives import ASSIGN, CONST, FUSED
 
 
 class GraphVerificationError(AssertionError):
@@ -13,13 +14,13 @@ def verify(graph):
         for v in node.inputs:
             if v.graph is not graph or v.id not in defined:
                 raise GraphVerificationError(f"{node.op} at {node.loc} uses {v!r} before it is defined")
-        if node.op == "assign":
+        if node.prim is ASSIGN:
             if node.inputs[0].id not in var_inputs:
                 raise GraphVerificationError(f"assign at {node.loc} targets {node.inputs[0]!r}, not a variable")
             continue
-        if node.op == "fused":
+        if node.prim is FUSED:
             _verify_fused(node)
-        elif node.prim is not None:
+        elif node.prim is not CONST:
             _check_type(node)
         for out in node.outputs:
             if out.id in defined:

@@ -10,7 +10,7 @@ import numpy as np
 
 from .. import config, nest
 from ..errors import RetracingWarning
-from ..ir.graph import current_graph
+from ..context import current_context
 from ..tensor import Tensor, TensorShape, TensorSpec
 from . import signature as sig
 from .tracer import NONE_OUTPUT, trace
@@ -39,10 +39,11 @@ class ConcreteFunction:
     """One traced graph for one input signature, plus the executable that runs it."""
 
     def __init__(self, graph, structured_outputs, leaves, bound, debug):
-        from ..backend import select_executable
+        from ..backend import current_backend
         from ..passes import optimize
+        backend = current_backend()
         self.graph = graph                    # as traced
-        self.optimized_graph, self.pass_reports = optimize(graph, debug)
+        self.optimized_graph, self.pass_reports = optimize(graph, debug, can_lower=backend.can_lower)
         self.structured_outputs = structured_outputs
         self._leaf_paths = [leaf.path for leaf in leaves if leaf.kind == sig.TENSOR]
         self._specs = [leaf.spec for leaf in leaves if leaf.kind == sig.TENSOR]
@@ -50,7 +51,7 @@ class ConcreteFunction:
         self.outputs = [Tensor(symbol=v) for v in graph.outputs]
         self.variables = tuple(var for _, var in graph.variables)
         self.trainable_variables = tuple(v for v in self.variables if v.trainable)
-        self._executable = select_executable(self.optimized_graph, debug)
+        self._executable = backend.executable(self.optimized_graph, debug)
 
     @property
     def kernels(self):
@@ -119,7 +120,7 @@ class Function:
         return bound
 
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or current_graph() is not None:
+        if config.functions_run_eagerly() or not current_context().executing_eagerly:
             return self._python_function(*args, **kwargs)    # nested @function: inline into the outer trace
         fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:

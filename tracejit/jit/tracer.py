@@ -1,7 +1,8 @@
 """Tracing: run the Python function once with symbolic Tensors and record a Graph."""
-from ..errors import TracingError
 from .. import nest
-from ..ir.graph import Graph, building
+from ..context import TraceContext, entered
+from ..errors import TracingError
+from ..ir.graph import Graph
 from ..ir.verify import verify
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
@@ -14,9 +15,8 @@ NONE_OUTPUT = object()
 def trace(python_function, name, bound, leaves, allow_variable_creation):
     """Returns (graph, output structure with output indices at its leaves)."""
     graph = Graph(name)
-    graph.allow_variable_creation = allow_variable_creation
     symbolic = {}
-    with building(graph):
+    with entered(TraceContext(graph, allow_variable_creation)) as context:
         for leaf in leaves:
             if leaf.kind == sig.TENSOR:
                 symbolic[id(leaf)] = Tensor(symbol=graph.add_input(leaf.spec.shape, leaf.spec.dtype, leaf.path))
@@ -24,7 +24,7 @@ def trace(python_function, name, bound, leaves, allow_variable_creation):
         args, kwargs = _symbolic_arguments(bound, it, symbolic)
         result = python_function(*args, **kwargs)
         outputs = []
-        structure = nest.map_structure(lambda value: _output_index(graph, value, outputs), result)
+        structure = nest.map_structure(lambda value: _output_index(context, value, outputs), result)
     graph.outputs = outputs
     verify(graph)
     return graph, structure
@@ -38,7 +38,7 @@ def _symbolic_arguments(bound, leaves, symbolic):
     return sig.rebuild_arguments(bound, next_leaf)
 
 
-def _output_index(graph, value, outputs):
+def _output_index(context, value, outputs):
     if value is None:
         return NONE_OUTPUT
     if isinstance(value, Variable):
@@ -47,9 +47,8 @@ def _output_index(graph, value, outputs):
         try:
             value = convert_to_tensor(value)
         except (TypeError, ValueError):
-            raise TracingError(f"@function '{graph.name}' returned a {type(value).__name__}, which is not a "
-                               "tensor, number, string, None or a list/tuple/dict of those") from None
-    symbol = value._symbol if value._symbol is not None else graph.constant(value._value)
-    outputs.append(symbol)
+            raise TracingError(f"@function '{context.graph.name}' returned a {type(value).__name__}, which is not "
+                               "a tensor, number, string, None or a list/tuple/dict of those") from None
+    outputs.append(context.symbol(value, "the function's result"))
     return len(outputs) - 1
 

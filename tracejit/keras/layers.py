@@ -4,7 +4,7 @@ import numpy as np
 
 from .. import dtypes as dt
 from .. import ops
-from ..ir.graph import init_scope
+from ..context import init_scope
 from ..ops.core import convert_to_tensor
 from ..variables import Variable
 from . import activations, initializers, naming

@@ -1,6 +1,6 @@
 """Keras metrics: state in non-trainable Variables, so updates work eagerly and inside @function."""
 from .. import ops
-from ..ir.graph import init_scope
+from ..context import init_scope
 from ..ops.core import convert_to_tensor
 from ..variables import Variable
 

@@ -3,7 +3,7 @@ their math joins the graph (fused, and written in place into the variables). Upd
 values they compute, never a read-back of what they assigned, so the same code is right in TF1
 graphs, where reads see the state at the start of Session.run."""
 from .. import ops
-from ..ir.graph import init_scope
+from ..context import init_scope
 from ..variables import Variable
 
 

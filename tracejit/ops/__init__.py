@@ -16,11 +16,15 @@ from .reduction import (  # noqa: F401
     argmax, argmin, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod,
     reduce_sum)
 from .array import (  # noqa: F401
-    arange, broadcast_to, concat, expand_dims, eye, fill, gather, gather_nd, ones, ones_like, one_hot, rank, reshape,
-    shape, size, slice_update, squeeze, stack, strided_slice, tensor_scatter_nd_update, tile, transpose, unstack,
-    zeros, zeros_like)
+    arange, concat, eye, fill, gather, gather_nd, ones, one_hot, rank, size, slice_update, stack, strided_slice,
+    tensor_scatter_nd_update, tile, unstack, zeros)
+from .broadcast import ones_like, zeros_like  # noqa: F401
+from .shape import broadcast_to, expand_dims, reshape, shape, squeeze, transpose  # noqa: F401
 from .array import where_indices as _where_indices
 from . import random  # noqa: F401
+from . import operators as _operators
+
+_operators.install()
 
 range = arange
 truediv = divide

@@ -1,180 +1,22 @@
-"""Shape and indexing ops: reshape, transpose, squeeze/expand_dims, tile, concat/stack,
-broadcasting (broadcast_to, sum_to, broadcast_like), slicing (strided_slice and its
-scatter-back), gather/one_hot, scatter updates, fill_like and shape queries."""
+"""Array ops: tile, concat/stack/unstack, slicing (strided_slice and its scatter-back), gather,
+scatter updates, one_hot, where, and constructors (zeros, ones, fill, eye, range, size, rank)."""
 import numpy as np
 
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError, TracingError
+from ..ir.analysis import shape_size
+from ..primitive import INDEX, SHAPE
 from ..tensor import Tensor
-from .core import convert_to_tensor, op
-from .rules import broadcast_shapes, known_size, normalize_axis
-
-_ANY = None   # dtypes=None: every dtype
-
-
-def _static_shape_param(op_name, shape):
-    """A shape given as list/tuple/ndarray/eager tensor -> tuple of ints (-1 allowed)."""
-    if isinstance(shape, Tensor):
-        if shape.is_symbolic:
-            raise TracingError(f"{op_name}: the target shape must be known while tracing; got a symbolic "
-                               f"tensor. Pass a Python list/tuple (use None-free static shapes).")
-        shape = shape.numpy()
-    if isinstance(shape, np.ndarray):
-        shape = shape.tolist()
-    if isinstance(shape, (int, np.integer)):
-        shape = [shape]
-    try:
-        return tuple(-1 if d is None else int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"{op_name}: shape must be a list of ints, got {shape!r}") from None
-
-
-def _to_shape_of(g, x):
-    """Reshape g to x's (possibly partly unknown) shape."""
-    shape = tuple(x.shape)
-    if shape.count(None) > 1:
-        raise NotImplementedError("gradient of a reshape with more than one unknown dimension")
-    return reshape(g, tuple(-1 if d is None else d for d in shape))
-
-
-# ---- reshape / transpose / squeeze / expand_dims -------------------------------------------
-@op("reshape", "shape", sample="reshape")
-def _reshape(x, shape):
-    if shape.count(-1) > 1:
-        raise InvalidArgumentError(f"reshape: only one dimension can be -1, got {list(shape)}")
-    size, target = known_size(x.shape), known_size([d for d in shape if d != -1])
-    if -1 in shape:
-        inferred = None if size is None or target == 0 else size // target
-        if size is not None and target and size % target:
-            raise InvalidArgumentError(f"Cannot reshape a tensor with {size} elements to shape {list(shape)}")
-        return tuple(inferred if d == -1 else d for d in shape), x.dtype
-    if size is not None and size != target:
-        raise InvalidArgumentError(f"Cannot reshape a tensor with {size} elements to shape {list(shape)} "
-                                   f"({target} elements)")
-    return tuple(shape), x.dtype
-
-
-_reshape.impl = lambda x, shape: x.reshape(shape)
-_reshape.vjp = lambda g, x, out, shape: (_to_shape_of(g, x),)
-
-
-def reshape(tensor, shape, name=None):
-    return _reshape(tensor, shape=_static_shape_param("reshape", shape))
-
-
-@op("transpose", "shape", sample="transpose")
-def _transpose(x, perm):
-    if sorted(perm) != list(range(len(x.shape))):
-        raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of the {len(x.shape)} axes")
-    return tuple(x.shape[p] for p in perm), x.dtype
-
-
-_transpose.impl = lambda x, perm: np.transpose(x, perm)
-_transpose.vjp = lambda g, x, out, perm: (_transpose(g, perm=tuple(int(i) for i in np.argsort(perm))),)
-
-
-def transpose(a, perm=None, conjugate=False, name=None):
-    a = convert_to_tensor(a)
-    perm = tuple(reversed(range(a.ndim))) if perm is None else tuple(int(p) % max(a.ndim, 1) for p in perm)
-    return _transpose(a, perm=perm)
-
-
-@op("squeeze", "shape", sample="squeeze")
-def _squeeze(x, axis):
-    for a in axis:
-        if x.shape[a] not in (1, None):
-            raise InvalidArgumentError(f"squeeze: cannot squeeze axis {a} of shape {tuple(x.shape)}: size is not 1")
-    return tuple(d for i, d in enumerate(x.shape) if i not in axis), x.dtype
-
-
-_squeeze.impl = lambda x, axis: np.squeeze(x, axis=axis)
-_squeeze.vjp = lambda g, x, out, axis: (_to_shape_of(g, x),)
-
-
-def squeeze(input, axis=None, name=None):
-    x = convert_to_tensor(input)
-    if axis is None:
-        axes = tuple(i for i, d in enumerate(x.shape) if d == 1)
-    else:
-        axes = tuple(sorted({normalize_axis("squeeze", a, x.ndim) for a in np.atleast_1d(axis).tolist()}))
-    return _squeeze(x, axis=axes)
-
-
-@op("expand_dims", "shape", sample="expand_dims")
-def _expand_dims(x, axis):
-    shape = list(x.shape)
-    shape.insert(axis, 1)
-    return tuple(shape), x.dtype
-
-
-_expand_dims.impl = lambda x, axis: np.expand_dims(x, axis)
-_expand_dims.vjp = lambda g, x, out, axis: (_squeeze(g, axis=(axis,)),)
-
-
-def expand_dims(input, axis, name=None):
-    x = convert_to_tensor(input)
-    rank = x.ndim + 1
-    if not -rank <= axis < rank:
-        raise InvalidArgumentError(f"expand_dims: axis {axis} is out of range [{-rank}, {rank}) for rank {x.ndim}")
-    return _expand_dims(x, axis=axis % rank)
-
-
-# ---- broadcasting ---------------------------------------------------------------------------
-@op("broadcast_to", "shape", sample="broadcast_to")
-def _broadcast_to(x, shape):
-    out = broadcast_shapes("broadcast_to", x.shape, shape)
-    if len(out) != len(shape) or any(o != s for o, s in zip(out, shape)):
-        raise InvalidArgumentError(f"broadcast_to: cannot broadcast shape {tuple(x.shape)} to {shape}")
-    return shape, x.dtype
-
-
-_broadcast_to.impl = lambda x, shape: np.broadcast_to(x, shape)
-_broadcast_to.vjp = lambda g, x, out, shape: (sum_to(g, x),)
-
-
-def broadcast_to(input, shape, name=None):
-    return _broadcast_to(input, shape=_static_shape_param("broadcast_to", shape))
-
-
-def _sum_to_impl(g, like):
-    lead = g.ndim - like.ndim
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(like.shape) if d == 1 and g.shape[lead + i] != 1)
-    return (np.add.reduce(g, axis=axes, keepdims=True) if axes else g).reshape(like.shape)
-
-
-@op("sum_to", "reduction", same_dtype=(), sample="sum_to")
-def _sum_to(g, like):
-    return tuple(like.shape), g.dtype
-
-
-_sum_to.impl = _sum_to_impl
-_sum_to.vjp = lambda gg, g, like, out: (broadcast_like(gg, g), None)
-
-
-@op("broadcast_like", "elementwise", expr="{0}", same_dtype=(), sample="broadcast_like")
-def _broadcast_like(x, like):
-    return broadcast_shapes("broadcast_like", x.shape, like.shape), x.dtype
-
-
-_broadcast_like.impl = lambda x, like: np.broadcast_to(x, np.broadcast_shapes(x.shape, like.shape))
-_broadcast_like.vjp = lambda g, x, like, out: (sum_to(g, x), None)
-
-
-def sum_to(g, x):
-    """Sum a broadcast gradient back to x's shape (identity when shapes already agree)."""
-    if tuple(g.shape) == tuple(x.shape) and None not in g.shape:
-        return g
-    return _sum_to(g, x)
-
-
-def broadcast_like(x, like):
-    if tuple(x.shape) == tuple(like.shape) and None not in x.shape:
-        return x
-    return _broadcast_like(x, like)
+from . import core
+from .broadcast import ones_like, sum_to, zeros_like
+from .core import convert_to_tensor, op, static_shape
+from .reduction import reduce_prod, reduce_sum
+from .rules import broadcast_shapes, normalize_axis
+from .shape import broadcast_to, reshape, shape
 
 
 # ---- tile / concat / stack ------------------------------------------------------------------
-@op("tile", "shape", sample="tile")
+@op("tile", SHAPE, sample="tile")
 def _tile(x, multiples):
     if len(multiples) != x.ndim:
         raise InvalidArgumentError(f"tile: multiples {list(multiples)} must have one entry per dimension of "
@@ -186,7 +28,6 @@ def _tile_vjp(g, x, out, multiples):
     if None in x.shape:
         raise NotImplementedError("gradient of tile with unknown dimensions")
     interleaved = [v for m, d in zip(multiples, x.shape) for v in (m, d)]
-    from .reduction import reduce_sum
     return (reduce_sum(reshape(g, interleaved), axis=tuple(range(0, 2 * x.ndim, 2))),)
 
 
@@ -195,10 +36,10 @@ _tile.vjp = _tile_vjp
 
 
 def tile(input, multiples, name=None):
-    return _tile(input, multiples=_static_shape_param("tile", multiples))
+    return _tile(input, multiples=static_shape("tile", multiples))
 
 
-@op("concat", "shape", sample="concat")
+@op("concat", SHAPE, sample="concat")
 def _concat(*values, axis):
     first = values[0].shape
     for v in values[1:]:
@@ -231,7 +72,7 @@ def concat(values, axis, name=None):
     return _concat(*values, axis=normalize_axis("concat", axis, values[0].ndim))
 
 
-@op("stack", "shape", sample="stack")
+@op("stack", SHAPE, sample="stack")
 def _stack(*values, axis):
     shape = broadcast_shapes("stack", *(v.shape for v in values))
     if any(len(v.shape) != len(shape) or any(a not in (b, None) and b is not None for a, b in zip(v.shape, shape))
@@ -310,7 +151,7 @@ def _indexed_shape(shape, index):
     return tuple(x if x == y else None for x, y in zip(a, b))
 
 
-@op("strided_slice", "index", sample="strided_slice")
+@op("strided_slice", INDEX, view=True, sample="strided_slice")
 def _strided_slice(x, index):
     return _indexed_shape(x.shape, index), x.dtype
 
@@ -323,7 +164,7 @@ def strided_slice(x, index):
     return _strided_slice(x, index=normalize_index(index))
 
 
-@op("strided_slice_grad", "index", same_dtype=(), sample="strided_slice_grad")
+@op("strided_slice_grad", INDEX, same_dtype=(), sample="strided_slice_grad")
 def _strided_slice_grad(g, like, index):
     return tuple(like.shape), g.dtype
 
@@ -338,7 +179,7 @@ _strided_slice_grad.impl = _strided_slice_grad_impl
 _strided_slice_grad.vjp = lambda gg, g, like, out, index: (_strided_slice(gg, index=index), None)
 
 
-@op("slice_update", "index", sample="slice_update")
+@op("slice_update", INDEX, sample="slice_update")
 def _slice_update(x, update, index):
     target = _indexed_shape(x.shape, index)
     broadcast_shapes("slice assignment", target, update.shape)
@@ -370,7 +211,7 @@ def _check_indices(indices, size, what):
         raise InvalidArgumentError(f"{what}: index {bad} is not in [0, {size})")
 
 
-@op("gather", "index", same_dtype=(), sample="gather")
+@op("gather", INDEX, same_dtype=(), sample="gather")
 def _gather(params, indices, axis):
     if not indices.dtype.is_integer:
         raise InvalidArgumentError(f"gather: indices must be integers, got {indices.dtype.name}")
@@ -394,7 +235,7 @@ def gather(params, indices, validate_indices=None, axis=None, batch_dims=0, name
     return _gather(params, convert_to_tensor(indices), axis=normalize_axis("gather", axis or 0, params.ndim))
 
 
-@op("gather_grad", "index", same_dtype=(), sample="gather_grad")
+@op("gather_grad", INDEX, same_dtype=(), sample="gather_grad")
 def _gather_grad(g, indices, like, axis):
     return tuple(like.shape), g.dtype
 
@@ -410,7 +251,7 @@ _gather_grad.impl = _gather_grad_impl
 _gather_grad.vjp = lambda gg, g, indices, like, out, axis: (_gather(gg, indices, axis=axis), None, None)
 
 
-@op("scatter_nd_update", "index", same_dtype=(0, 2), sample="scatter_nd_update")
+@op("scatter_nd_update", INDEX, same_dtype=(0, 2), sample="scatter_nd_update")
 def _scatter_nd_update(x, indices, updates):
     if not indices.dtype.is_integer or not indices.ndim:
         raise InvalidArgumentError("scatter_nd_update: indices must be an integer tensor of rank >= 1")
@@ -445,7 +286,7 @@ def tensor_scatter_nd_update(tensor, indices, updates, name=None):
     return _scatter_nd_update(tensor, convert_to_tensor(indices), convert_to_tensor(updates, dtype_hint=tensor.dtype))
 
 
-@op("gather_nd", "index", same_dtype=(), sample="gather_nd")
+@op("gather_nd", INDEX, same_dtype=(), sample="gather_nd")
 def _gather_nd(params, indices):
     depth = indices.shape[-1]
     return tuple(indices.shape[:-1]) + tuple(params.shape[depth:]), params.dtype
@@ -462,7 +303,7 @@ _gather_nd.vjp = lambda g, params, indices, out: (
     _scatter_nd_add(zeros_like(params), indices, g), None)
 
 
-@op("scatter_nd_add", "index", same_dtype=(0, 2), sample="scatter_nd_add")
+@op("scatter_nd_add", INDEX, same_dtype=(0, 2), sample="scatter_nd_add")
 def _scatter_nd_add(x, indices, updates):
     return tuple(x.shape), x.dtype
 
@@ -483,7 +324,7 @@ def gather_nd(params, indices, batch_dims=0, name=None):
     return _gather_nd(convert_to_tensor(params), convert_to_tensor(indices))
 
 
-@op("one_hot", "index", same_dtype=(), differentiable=False, sample="one_hot")
+@op("one_hot", INDEX, same_dtype=(), differentiable=False, sample="one_hot")
 def _one_hot(indices, depth, on_value, off_value, axis, dtype):
     if not indices.dtype.is_integer:
         raise InvalidArgumentError(f"one_hot: indices must be integers, got {indices.dtype.name}")
@@ -522,47 +363,10 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
                     off_value=0 if off_value is None else off_value, axis=axis % rank, dtype=dtype)
 
 
-# ---- fill_like and shape queries ------------------------------------------------------------
-@op("fill_like", "elementwise", differentiable=False, sample="fill_like")
-def _fill_like(x, value, dtype):
-    return tuple(x.shape), dtype
-
-
-_fill_like.impl = lambda x, value, dtype: np.full(x.shape, value, dtype.np)
-
-
-def zeros_like(input, dtype=None, name=None):
-    x = convert_to_tensor(input)
-    return _fill_like(x, value=0, dtype=dt.as_dtype(dtype) if dtype else x.dtype)
-
-
-def ones_like(input, dtype=None, name=None):
-    x = convert_to_tensor(input)
-    return _fill_like(x, value=1, dtype=dt.as_dtype(dtype) if dtype else x.dtype)
-
-
-@op("shape", "shape", differentiable=False, sample="shape")
-def _shape(x, out_type):
-    return (x.ndim,), out_type
-
-
-_shape.impl = lambda x, out_type: np.array(x.shape, out_type.np)
-
-
-def shape(input, out_type=dt.int32, name=None):
-    """Static shapes become constants; unknown dims need the runtime `shape` op."""
-    x = convert_to_tensor(input)
-    out_type = dt.as_dtype(out_type)
-    if None in x.shape:
-        return _shape(x, out_type=out_type)
-    return Tensor(np.array(tuple(x.shape), out_type.np))
-
-
 def size(input, out_type=dt.int32, name=None):
     x = convert_to_tensor(input)
-    n = known_size(x.shape)
+    n = shape_size(x.shape)
     if n is None:
-        from .reduction import reduce_prod
         return reduce_prod(shape(x, out_type))
     return Tensor(np.array(n, dt.as_dtype(out_type).np))
 
@@ -577,11 +381,11 @@ def fill(dims, value, name=None):
 
 
 def zeros(shape, dtype=dt.float32, name=None):
-    return Tensor(np.zeros(_static_shape_param("zeros", shape), dt.as_dtype(dtype).np))
+    return Tensor(np.zeros(static_shape("zeros", shape), dt.as_dtype(dtype).np))
 
 
 def ones(shape, dtype=dt.float32, name=None):
-    return Tensor(np.ones(_static_shape_param("ones", shape), dt.as_dtype(dtype).np))
+    return Tensor(np.ones(static_shape("ones", shape), dt.as_dtype(dtype).np))
 
 
 def eye(num_rows, num_columns=None, dtype=dt.float32, name=None):
@@ -605,9 +409,12 @@ def where_indices(condition):
     return _where_indices(convert_to_tensor(condition, dtype=dt.bool_))
 
 
-@op("where_indices", "index", differentiable=False, sample="where_indices")
+@op("where_indices", INDEX, differentiable=False, sample="where_indices")
 def _where_indices(condition):
     return (None, condition.ndim), dt.int64
 
 
 _where_indices.impl = lambda c: np.argwhere(c).astype(np.int64)
+
+
+core.register_list_packing(stack)

@@ -7,7 +7,8 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError
-from . import array as A
+from .shape import reshape
+from ..primitive import INDEX
 from .core import convert_to_tensor, op
 from .linalg import matmul
 
@@ -65,7 +66,7 @@ def _spatial_rule(op_name, x, window, strides, padding):
 
 
 # ---- im2col / col2im --------------------------------------------------------------------------
-@op("im2col", "index", dtypes=dt.FLOATS, sample="im2col")
+@op("im2col", INDEX, dtypes=dt.FLOATS, sample="im2col")
 def _im2col(x, window, strides, padding):
     n, oh, ow, c = _spatial_rule("conv2d", x, window, strides, padding)
     rows = None if None in (n, oh, ow) else n * oh * ow
@@ -77,7 +78,7 @@ def _im2col_impl(x, window, strides, padding):
     return patches.reshape(-1, window[0] * window[1] * x.shape[3])
 
 
-@op("col2im", "index", same_dtype=(), sample="col2im")
+@op("col2im", INDEX, same_dtype=(), sample="col2im")
 def _col2im(cols, like, window, strides, padding):
     return tuple(like.shape), cols.dtype
 
@@ -118,8 +119,8 @@ def conv2d(input, filters, strides=1, padding="VALID", data_format="NHWC", dilat
     window, strides, padding = tuple(k.shape[:2]), _pair(strides, "strides"), _check_padding(padding)
     patches = _im2col(x, window=window, strides=strides, padding=padding)
     n, oh, ow, _ = _spatial_rule("conv2d", x, window, strides, padding)
-    out = matmul(patches, A.reshape(k, (-1, k.shape[3])))
-    return A.reshape(out, (-1 if n is None else n, oh, ow, k.shape[3]))
+    out = matmul(patches, reshape(k, (-1, k.shape[3])))
+    return reshape(out, (-1 if n is None else n, oh, ow, k.shape[3]))
 
 
 # ---- pooling ------------------------------------------------------------------------------------
@@ -144,12 +145,12 @@ def _window_counts(shape, window, strides, padding, dtype):
     return _windows(ones, window, strides, padding, 0).sum(axis=(3, 4))
 
 
-@op("max_pool", "index", dtypes=dt.FLOATS, sample="pool")
+@op("max_pool", INDEX, dtypes=dt.FLOATS, sample="pool")
 def _max_pool(x, window, strides, padding):
     return _pool_rule("max_pool")(x, window, strides, padding)
 
 
-@op("max_pool_grad", "index", sample="max_pool_grad")
+@op("max_pool_grad", INDEX, sample="max_pool_grad")
 def _max_pool_grad(x, out, g, window, strides, padding):
     return tuple(x.shape), x.dtype
 
@@ -176,7 +177,7 @@ def _max_pool_select_impl(x, out, values, window, strides, padding):
     return np.take_along_axis(w.reshape(n, oh, ow, kh * kw, c), index[:, :, :, None, :], axis=3)[:, :, :, 0, :]
 
 
-@op("max_pool_select", "index", differentiable=False, sample="max_pool_select")
+@op("max_pool_select", INDEX, differentiable=False, sample="max_pool_select")
 def _max_pool_select(x, out, values, window, strides, padding):
     return tuple(out.shape), x.dtype
 
@@ -190,12 +191,12 @@ _max_pool_grad.vjp = lambda gg, x, out, g, res, window, strides, padding: (
 _max_pool_select.impl = _max_pool_select_impl
 
 
-@op("avg_pool", "index", dtypes=dt.FLOATS, sample="pool")
+@op("avg_pool", INDEX, dtypes=dt.FLOATS, sample="pool")
 def _avg_pool(x, window, strides, padding):
     return _pool_rule("avg_pool")(x, window, strides, padding)
 
 
-@op("avg_pool_grad", "index", same_dtype=(), sample="avg_pool_grad")
+@op("avg_pool_grad", INDEX, same_dtype=(), sample="avg_pool_grad")
 def _avg_pool_grad(g, like, window, strides, padding):
     return tuple(like.shape), g.dtype
 

@@ -1,60 +1,38 @@
-"""The op registry: one Primitive per op, declared once, serving eager execution (`impl`),
-tracing (graph nodes), autodiff (`vjp`) and lowering (`expr`/`lowering`).
+"""The op registry: every user-facing primitive, declared once. A declaration gives the type
+rule (the decorated function), the NumPy implementation and the vjp; that one declaration
+serves eager execution, tracing and autodiff. Backends lower ops through their own tables.
 
-    @op("add", kind="elementwise", expr="{0} + {1}", dtypes=NUMERIC)
+    @op("add", kind=ELEMENTWISE, dtypes=NUMERIC)
     def add(x, y): return broadcast_shapes("add", x.shape, y.shape), x.dtype   # type rule
     add.impl = np.add
-    add.vjp = lambda g, x, y, out: (unbroadcast(g, x), unbroadcast(g, y))
+    add.vjp = lambda g, x, y, out: (sum_to(g, x), sum_to(g, y))
 
-Positional arguments of a primitive are tensors; keyword arguments are static params.
+Positional arguments of an op are tensors; keyword arguments are static params.
 """
 import numpy as np
 
 from .. import dtypes as _dt
-from ..errors import InvalidArgumentError, LeakedTensorError
-from ..ir.graph import current_graph
-from ..source_location import user_location
+from ..errors import InvalidArgumentError, TracingError
+from ..context import bind
+from ..primitive import ELEMENTWISE, Primitive
 from ..tensor import Tensor
 
 REGISTRY = {}
-active_tapes = []     # GradientTapes currently recording (autodiff.py pushes/pops)
 
 
-class Primitive:
-    def __init__(self, name, rule, kind, expr, same_dtype, dtypes, differentiable, stateful, sample, domain):
-        self.name = self.__name__ = name
-        self.__doc__ = rule.__doc__
-        self.rule = rule                      # (*inputs, **params) -> (shape, DType)
-        self.kind = kind                      # elementwise | reduction | matmul | shape | random | index | ...
-        self.expr = expr                      # elementwise lowering template, e.g. "{0} + {1}"
-        self.same_dtype = same_dtype          # "all", or indices of inputs that share one dtype
-        self.dtypes = dtypes                  # allowed dtypes of those inputs (None: any)
-        self.differentiable = differentiable
-        self.stateful = stateful              # never folded, deduplicated or cached (random)
-        self.sample = sample                  # test-input family for the registry-wide tests
-        self.domain = domain                  # (low, high) of valid float inputs, for tests
-        self.impl = None                      # NumPy implementation: (*arrays, **params) -> ndarray
-        self.vjp = None                       # (g, *inputs, out, **params) -> tuple of input grads
-        self.lowering = None                  # backend slot, filled by the Numba backend
+class Op(Primitive):
+    """A registered primitive users call: Python values are converted to tensors first."""
 
     def __call__(self, *args, name=None, **params):
         return bind(self, convert_inputs(self, args), params)
 
-    def dtype_group(self, n_inputs):
-        return tuple(range(n_inputs)) if self.same_dtype == "all" else tuple(self.same_dtype)
 
-    def __repr__(self):
-        return f"<op {self.name}>"
-
-
-def op(name, kind="elementwise", expr=None, same_dtype="all", dtypes=None, differentiable=True,
-       stateful=False, sample=None, domain=None):
-    """Declare a primitive: decorates its type rule."""
+def op(name, kind=ELEMENTWISE, **traits):
+    """Declare an op: decorates its type rule. `traits` are Primitive's keyword arguments."""
     def register(rule):
         if name in REGISTRY:
             raise ValueError(f"op {name!r} is declared twice")
-        prim = Primitive(name, rule, kind, expr, same_dtype, dtypes, differentiable, stateful, sample, domain)
-        REGISTRY[name] = prim
+        prim = REGISTRY[name] = Op(name, rule, kind, **traits)
         return prim
     return register
 
@@ -94,8 +72,7 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
                 f"Tensor conversion requested dtype {dtype.name} for a tensor of dtype {tensor.dtype.name}")
         return tensor
     if isinstance(value, (list, tuple)) and value and any(_is_tensor_like(v) for v in _flat(value)):
-        from .array import stack
-        return stack([convert_to_tensor(v, dtype, dtype_hint) for v in value])
+        return _packing[0]([convert_to_tensor(v, dtype, dtype_hint) for v in value])
     from_python = not isinstance(value, (np.ndarray, np.generic))
     array = _python_array(value)
     natural = _dt.default_dtype_for_array(array) if from_python else _dt.as_dtype(array.dtype)
@@ -116,6 +93,19 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     if target.kind == "s":
         return Tensor(array)
     return Tensor(np.asarray(array, dtype=target.np))
+
+
+def _unregistered_packing(tensors):
+    raise NotImplementedError("packing a list of tensors needs the stack op (tracejit.ops.array)")
+
+
+_packing = [_unregistered_packing]
+
+
+def register_list_packing(stack):
+    """convert_to_tensor([t1, t2, ...]) with tensors inside stacks them: the array ops register
+    `stack` here (as TF's array_ops registers its autopacking conversion), keeping core below them."""
+    _packing[0] = stack
 
 
 def _flat(value):
@@ -139,59 +129,20 @@ def convert_inputs(prim, args):
     return [convert_to_tensor(a, dtype_hint=hint if i in group else None) for i, a in enumerate(args)]
 
 
-# ---------------------------------------------------------------- binding
-def apply_impl(impl, arrays, params, np_dtype):
-    """An op's NumPy result in the dtype its type rule promises (NumPy may differ, e.g. int / int)."""
-    result = np.asarray(impl(*arrays, **params))
-    return result if result.dtype == np_dtype else result.astype(np_dtype)
+def static_shape(op_name, shape):
+    """A shape given as list/tuple/ndarray/eager tensor -> tuple of ints (-1 allowed)."""
+    if isinstance(shape, Tensor):
+        if shape.is_symbolic:
+            raise TracingError(f"{op_name}: the target shape must be known while tracing; got a symbolic "
+                               f"tensor. Pass a Python list/tuple (use None-free static shapes).")
+        shape = shape.numpy()
+    if isinstance(shape, np.ndarray):
+        shape = shape.tolist()
+    if isinstance(shape, (int, np.integer)):
+        shape = [shape]
+    try:
+        return tuple(-1 if d is None else int(d) for d in shape)
+    except (TypeError, ValueError):
+        raise TypeError(f"{op_name}: shape must be a list of ints, got {shape!r}") from None
 
 
-def bind(prim, inputs, params):
-    """Run (eager) or record (tracing) one primitive; then let active tapes record it."""
-    group = prim.dtype_group(len(inputs))
-    if group:
-        from .rules import same_dtype
-        dtype = same_dtype(prim.name, *(inputs[i] for i in group))
-        if prim.dtypes is not None and dtype not in prim.dtypes:
-            raise InvalidArgumentError(
-                f"{prim.name} does not support dtype {dtype.name} (supported: "
-                f"{', '.join(d.name for d in prim.dtypes)})")
-    shape, dtype = prim.rule(*inputs, **params)
-    graph = current_graph()
-    if graph is None:
-        arrays = [_eager_value(t, prim) for t in inputs]
-        with np.errstate(all="ignore"):
-            result = apply_impl(prim.impl, arrays, params, dtype.np)
-        if len(result.shape) != len(shape) or any(d is not None and d != r for d, r in zip(shape, result.shape)):
-            raise AssertionError(f"op {prim.name}: type rule says shape {shape}, impl gave {result.shape}")
-        out = Tensor(result)
-    else:
-        symbols = [_graph_value(graph, t, prim) for t in inputs]
-        out = Tensor(symbol=graph.add_node(prim.name, prim, symbols, params, shape, dtype, user_location()))
-    for tape in tuple(active_tapes):
-        tape._record(prim, inputs, params, out)
-    return out
-
-
-def _eager_value(tensor, prim):
-    if tensor._symbol is not None:
-        raise LeakedTensorError(
-            f"{prim.name} at {user_location()} received a symbolic tensor (shape={tensor.shape}, "
-            f"dtype={tensor.dtype.name}) outside the @function trace that created it. Return it from the "
-            "function instead of keeping it in a Python variable.")
-    return tensor._value
-
-
-def _graph_value(graph, tensor, prim):
-    if tensor._symbol is None:
-        return graph.constant(tensor._value, user_location())
-    if tensor._symbol.graph is not graph:
-        raise LeakedTensorError(
-            f"{prim.name} at {user_location()} received a symbolic tensor from another trace "
-            f"(graph '{tensor._symbol.graph.name}'); tensors cannot be carried between traces.")
-    return tensor._symbol
-
-
-def notify_variable_read(variable, tensor):
-    for tape in tuple(active_tapes):
-        tape._on_variable_read(variable, tensor)

@@ -1,11 +1,13 @@
 """Elementwise ops: unary math, binary arithmetic with broadcasting, comparisons, logic,
-select (3-way where) and cast. Each line: name, NumPy impl, vjp, dtypes, lowering expr."""
+select (3-way where) and cast. Each line: name, NumPy impl, vjp, dtypes (and test domain).
+Their loop expressions live in the backends' lowering tables (backend/numba/lowering.py)."""
 import numpy as np
 
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError
-from . import array as S
+from .broadcast import ones_like, sum_to, zeros_like
 from .core import op
+from ..primitive import ELEMENTWISE
 from .rules import broadcast_shapes
 
 
@@ -19,20 +21,20 @@ def _binary_rule(name, out_dtype=None):
     return rule
 
 
-def _declare(name, rule, impl, vjp, dtypes, expr, sample, domain=None, differentiable=True, same_dtype="all"):
-    prim = op(name, "elementwise", expr=expr, dtypes=dtypes, sample=sample, domain=domain,
-              differentiable=differentiable and vjp is not None, same_dtype=same_dtype)(rule)
+def _declare(name, rule, impl, vjp, dtypes, sample, domain=None, differentiable=True):
+    prim = op(name, ELEMENTWISE, dtypes=dtypes, sample=sample, domain=domain,
+              differentiable=differentiable and vjp is not None)(rule)
     prim.impl, prim.vjp = impl, vjp
     return prim
 
 
-def unary(name, impl, vjp, dtypes=dt.FLOATS, expr=None, domain=None, out_dtype=None):
+def unary(name, impl, vjp, dtypes=dt.FLOATS, domain=None, out_dtype=None):
     rule = (lambda x: (tuple(x.shape), out_dtype)) if out_dtype else _unary_rule(name)
-    return _declare(name, rule, impl, vjp, dtypes, expr, "unary", domain)
+    return _declare(name, rule, impl, vjp, dtypes, "unary", domain)
 
 
-def binary(name, impl, vjp, dtypes=dt.NUMERIC, expr=None, domain=None, out_dtype=None):
-    return _declare(name, _binary_rule(name, out_dtype), impl, vjp, dtypes, expr, "binary", domain)
+def binary(name, impl, vjp, dtypes=dt.NUMERIC, domain=None, out_dtype=None):
+    return _declare(name, _binary_rule(name, out_dtype), impl, vjp, dtypes, "binary", domain)
 
 
 def _sigmoid(x):
@@ -46,7 +48,7 @@ def _erf(x):
 
 
 def _sum_to(g, x):
-    return S.sum_to(g, x)
+    return sum_to(g, x)
 
 
 def _float(x):
@@ -54,41 +56,38 @@ def _float(x):
 
 
 # ---- unary ----------------------------------------------------------------------------------
-identity = unary("identity", lambda x: x.copy(), lambda g, x, out: (g,), dt.ALL, "{0}")
+identity = unary("identity", lambda x: x.copy(), lambda g, x, out: (g,), dt.ALL)
 stop_gradient = _declare("stop_gradient", _unary_rule("stop_gradient"), lambda x: x.copy(), None, dt.ALL,
-                         "{0}", "unary", differentiable=False)
-negative = unary("negative", np.negative, lambda g, x, out: (-g,), dt.NUMERIC, "-{0}")
-abs = unary("abs", np.abs, lambda g, x, out: (g * sign(x),), dt.NUMERIC, "abs({0})")
-sign = unary("sign", np.sign, lambda g, x, out: (S.zeros_like(x),), dt.NUMERIC, "sign({0})")
-square = unary("square", np.square, lambda g, x, out: (g * (x + x),), dt.NUMERIC, "{0} * {0}")
-sqrt = unary("sqrt", np.sqrt, lambda g, x, out: (g * 0.5 / out,), expr="sqrt({0})", domain=(0.1, 4))
-rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, out: (g * -0.5 * out / x,),
-              expr="1 / sqrt({0})", domain=(0.1, 4))
-exp = unary("exp", np.exp, lambda g, x, out: (g * out,), expr="exp({0})")
-expm1 = unary("expm1", np.expm1, lambda g, x, out: (g * (out + 1),), expr="expm1({0})")
-log = unary("log", np.log, lambda g, x, out: (g / x,), expr="log({0})", domain=(0.1, 4))
-log1p = unary("log1p", np.log1p, lambda g, x, out: (g / (x + 1),), expr="log1p({0})", domain=(-0.5, 4))
-tanh = unary("tanh", np.tanh, lambda g, x, out: (g * (1 - out * out),), expr="tanh({0})")
-sigmoid = unary("sigmoid", _sigmoid, lambda g, x, out: (g * out * (1 - out),), expr="sigmoid({0})")
-sin = unary("sin", np.sin, lambda g, x, out: (g * cos(x),), expr="sin({0})")
-cos = unary("cos", np.cos, lambda g, x, out: (-g * sin(x),), expr="cos({0})")
-erf = unary("erf", _erf, lambda g, x, out: (g * (2 / np.sqrt(np.pi)) * exp(-x * x),), expr="erf({0})")
-softplus = unary("softplus", lambda x: np.logaddexp(x, 0), lambda g, x, out: (g * sigmoid(x),),
-                 expr="softplus({0})")
-reciprocal = unary("reciprocal", np.reciprocal, lambda g, x, out: (-g * out * out,), expr="1 / {0}",
-                   domain=(0.5, 4))
-relu = unary("relu", lambda x: np.maximum(x, 0), lambda g, x, out: (select(x > 0, g, S.zeros_like(g)),),
-             dt.NUMERIC, "relu({0})")
-floor = unary("floor", np.floor, None, expr="floor({0})")
-ceil = unary("ceil", np.ceil, None, expr="ceil({0})")
-round = unary("round", np.round, None, expr="round({0})")
-is_nan = unary("is_nan", np.isnan, None, expr="isnan({0})", out_dtype=dt.bool_)
-is_inf = unary("is_inf", np.isinf, None, expr="isinf({0})", out_dtype=dt.bool_)
-is_finite = unary("is_finite", np.isfinite, None, expr="isfinite({0})", out_dtype=dt.bool_)
-logical_not = unary("logical_not", np.logical_not, None, dt.BOOL, "not {0}")
+                         "unary", differentiable=False)
+negative = unary("negative", np.negative, lambda g, x, out: (-g,), dt.NUMERIC)
+abs = unary("abs", np.abs, lambda g, x, out: (g * sign(x),), dt.NUMERIC)
+sign = unary("sign", np.sign, lambda g, x, out: (zeros_like(x),), dt.NUMERIC)
+square = unary("square", np.square, lambda g, x, out: (g * (x + x),), dt.NUMERIC)
+sqrt = unary("sqrt", np.sqrt, lambda g, x, out: (g * 0.5 / out,), domain=(0.1, 4))
+rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, out: (g * -0.5 * out / x,), domain=(0.1, 4))
+exp = unary("exp", np.exp, lambda g, x, out: (g * out,))
+expm1 = unary("expm1", np.expm1, lambda g, x, out: (g * (out + 1),))
+log = unary("log", np.log, lambda g, x, out: (g / x,), domain=(0.1, 4))
+log1p = unary("log1p", np.log1p, lambda g, x, out: (g / (x + 1),), domain=(-0.5, 4))
+tanh = unary("tanh", np.tanh, lambda g, x, out: (g * (1 - out * out),))
+sigmoid = unary("sigmoid", _sigmoid, lambda g, x, out: (g * out * (1 - out),))
+sin = unary("sin", np.sin, lambda g, x, out: (g * cos(x),))
+cos = unary("cos", np.cos, lambda g, x, out: (-g * sin(x),))
+erf = unary("erf", _erf, lambda g, x, out: (g * (2 / np.sqrt(np.pi)) * exp(-x * x),))
+softplus = unary("softplus", lambda x: np.logaddexp(x, 0), lambda g, x, out: (g * sigmoid(x),))
+reciprocal = unary("reciprocal", np.reciprocal, lambda g, x, out: (-g * out * out,), domain=(0.5, 4))
+relu = unary("relu", lambda x: np.maximum(x, 0), lambda g, x, out: (select(x > 0, g, zeros_like(g)),),
+             dt.NUMERIC)
+floor = unary("floor", np.floor, None)
+ceil = unary("ceil", np.ceil, None)
+round = unary("round", np.round, None)
+is_nan = unary("is_nan", np.isnan, None, out_dtype=dt.bool_)
+is_inf = unary("is_inf", np.isinf, None, out_dtype=dt.bool_)
+is_finite = unary("is_finite", np.isfinite, None, out_dtype=dt.bool_)
+logical_not = unary("logical_not", np.logical_not, None, dt.BOOL)
 
 
-@op("leaky_relu", "elementwise", expr="{0} if {0} > 0 else {alpha} * {0}", dtypes=dt.FLOATS, sample="unary")
+@op("leaky_relu", ELEMENTWISE, dtypes=dt.FLOATS, sample="unary")
 def leaky_relu(x, alpha=0.2):
     return tuple(x.shape), x.dtype
 
@@ -97,7 +96,7 @@ leaky_relu.impl = lambda x, alpha=0.2: np.where(x > 0, x, alpha * x)
 leaky_relu.vjp = lambda g, x, out, alpha=0.2: (select(x > 0, g, g * alpha),)
 
 
-@op("elu", "elementwise", expr="{0} if {0} > 0 else expm1({0})", dtypes=dt.FLOATS, sample="unary")
+@op("elu", ELEMENTWISE, dtypes=dt.FLOATS, sample="unary")
 def elu(x):
     return tuple(x.shape), x.dtype
 
@@ -108,7 +107,7 @@ elu.vjp = lambda g, x, out: (select(x > 0, g, g * (out + 1)),)
 
 # ---- binary ---------------------------------------------------------------------------------
 def _pow_vjp(g, x, y, out):
-    safe_log = select(x > 0, log(select(x > 0, x, S.ones_like(x))), S.zeros_like(x))
+    safe_log = select(x > 0, log(select(x > 0, x, ones_like(x))), zeros_like(x))
     return _sum_to(g * y * x ** (y - 1), x), _sum_to(g * out * safe_log, y)
 
 
@@ -129,43 +128,39 @@ def _integer_division(numpy_fn):
 def _maxmin_vjp(mask_fn):
     def vjp(g, x, y, out):
         mask = mask_fn(x, y)      # ties go to x, as in TF
-        zeros = S.zeros_like(g)
+        zeros = zeros_like(g)
         return _sum_to(select(mask, g, zeros), x), _sum_to(select(mask, zeros, g), y)
     return vjp
 
 
-add = binary("add", np.add, lambda g, x, y, out: (_sum_to(g, x), _sum_to(g, y)), expr="{0} + {1}")
-subtract = binary("subtract", np.subtract, lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g, y)), expr="{0} - {1}")
-multiply = binary("multiply", np.multiply, lambda g, x, y, out: (_sum_to(g * y, x), _sum_to(g * x, y)),
-                  expr="{0} * {1}")
+add = binary("add", np.add, lambda g, x, y, out: (_sum_to(g, x), _sum_to(g, y)))
+subtract = binary("subtract", np.subtract, lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g, y)))
+multiply = binary("multiply", np.multiply, lambda g, x, y, out: (_sum_to(g * y, x), _sum_to(g * x, y)))
 divide = binary("divide", np.true_divide, lambda g, x, y, out: (_sum_to(g / y, x), _sum_to(-g * out / y, y)),
-                expr="{0} / {1}", domain=(0.5, 3), out_dtype=_divide_dtype)
-floordiv = binary("floordiv", _integer_division(np.floor_divide), None, expr="{0} // {1}", domain=(0.5, 3))
+                domain=(0.5, 3), out_dtype=_divide_dtype)
+floordiv = binary("floordiv", _integer_division(np.floor_divide), None, domain=(0.5, 3))
 floormod = binary("floormod", _integer_division(np.mod),
-                  lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g * floor(x / y), y)), expr="{0} % {1}",
-                  domain=(0.5, 3))
-pow = binary("pow", np.power, _pow_vjp, expr="{0} ** {1}", domain=(0.5, 2))
-maximum = binary("maximum", np.maximum, _maxmin_vjp(lambda x, y: x >= y), expr="maximum({0}, {1})")
-minimum = binary("minimum", np.minimum, _maxmin_vjp(lambda x, y: x <= y), expr="minimum({0}, {1})")
+                  lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g * floor(x / y), y)), domain=(0.5, 3))
+pow = binary("pow", np.power, _pow_vjp, domain=(0.5, 2))
+maximum = binary("maximum", np.maximum, _maxmin_vjp(lambda x, y: x >= y))
+minimum = binary("minimum", np.minimum, _maxmin_vjp(lambda x, y: x <= y))
 squared_difference = binary("squared_difference", lambda x, y: np.square(x - y),
-                            lambda g, x, y, out: (_sum_to(2 * g * (x - y), x), _sum_to(-2 * g * (x - y), y)),
-                            expr="({0} - {1}) * ({0} - {1})")
+                            lambda g, x, y, out: (_sum_to(2 * g * (x - y), x), _sum_to(-2 * g * (x - y), y)))
 
-_COMPARABLE = dt.NUMERIC + dt.BOOL
-equal = binary("equal", np.equal, None, dt.ALL, "{0} == {1}", out_dtype=lambda d: dt.bool_)
-not_equal = binary("not_equal", np.not_equal, None, dt.ALL, "{0} != {1}", out_dtype=lambda d: dt.bool_)
-less = binary("less", np.less, None, dt.NUMERIC, "{0} < {1}", out_dtype=lambda d: dt.bool_)
-less_equal = binary("less_equal", np.less_equal, None, dt.NUMERIC, "{0} <= {1}", out_dtype=lambda d: dt.bool_)
-greater = binary("greater", np.greater, None, dt.NUMERIC, "{0} > {1}", out_dtype=lambda d: dt.bool_)
-greater_equal = binary("greater_equal", np.greater_equal, None, dt.NUMERIC, "{0} >= {1}",
+equal = binary("equal", np.equal, None, dt.ALL, out_dtype=lambda d: dt.bool_)
+not_equal = binary("not_equal", np.not_equal, None, dt.ALL, out_dtype=lambda d: dt.bool_)
+less = binary("less", np.less, None, dt.NUMERIC, out_dtype=lambda d: dt.bool_)
+less_equal = binary("less_equal", np.less_equal, None, dt.NUMERIC, out_dtype=lambda d: dt.bool_)
+greater = binary("greater", np.greater, None, dt.NUMERIC, out_dtype=lambda d: dt.bool_)
+greater_equal = binary("greater_equal", np.greater_equal, None, dt.NUMERIC,
                        out_dtype=lambda d: dt.bool_)
-logical_and = binary("logical_and", np.logical_and, None, dt.BOOL, "{0} and {1}")
-logical_or = binary("logical_or", np.logical_or, None, dt.BOOL, "{0} or {1}")
-logical_xor = binary("logical_xor", np.logical_xor, None, dt.BOOL, "{0} != {1}")
+logical_and = binary("logical_and", np.logical_and, None, dt.BOOL)
+logical_or = binary("logical_or", np.logical_or, None, dt.BOOL)
+logical_xor = binary("logical_xor", np.logical_xor, None, dt.BOOL)
 
 
 # ---- select and cast ------------------------------------------------------------------------
-@op("select", "elementwise", expr="{1} if {0} else {2}", same_dtype=(1, 2), sample="select")
+@op("select", ELEMENTWISE, same_dtype=(1, 2), sample="select")
 def select(cond, x, y):
     if not cond.dtype.is_bool:
         raise InvalidArgumentError(f"where: condition must be bool, got {cond.dtype.name}")
@@ -173,11 +168,11 @@ def select(cond, x, y):
 
 
 select.impl = np.where
-select.vjp = lambda g, c, x, y, out: (None, _sum_to(select(c, g, S.zeros_like(g)), x),
-                                      _sum_to(select(c, S.zeros_like(g), g), y))
+select.vjp = lambda g, c, x, y, out: (None, _sum_to(select(c, g, zeros_like(g)), x),
+                                      _sum_to(select(c, zeros_like(g), g), y))
 
 
-@op("cast", "elementwise", expr="cast({0})", same_dtype=(), sample="cast")
+@op("cast", ELEMENTWISE, same_dtype=(), sample="cast")
 def _cast(x, dtype):
     if x.dtype.kind == "s" or dtype.kind == "s":
         raise InvalidArgumentError(f"cast: cannot cast {x.dtype.name} to {dtype.name}")

@@ -3,12 +3,13 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError
-from . import array as S
+from .broadcast import sum_to
+from ..primitive import MATMUL
 from .core import convert_inputs, op
 from .rules import broadcast_shapes
 
 
-@op("matmul", "matmul", dtypes=dt.NUMERIC, sample="matmul")
+@op("matmul", MATMUL, dtypes=dt.NUMERIC, sample="matmul")
 def _matmul(a, b, transpose_a=False, transpose_b=False):
     if a.ndim < 2 or b.ndim < 2:
         raise InvalidArgumentError(f"matmul: inputs must be at least 2-D, got shapes {tuple(a.shape)} and "
@@ -36,7 +37,7 @@ def _matmul_vjp(g, a, b, out, transpose_a=False, transpose_b=False):
         ga, gb = mm(b, g, transpose_b=True), mm(a, g)
     else:
         ga, gb = mm(b, g, transpose_a=True, transpose_b=True), mm(g, a, transpose_a=True, transpose_b=True)
-    return S.sum_to(ga, a), S.sum_to(gb, b)
+    return sum_to(ga, a), sum_to(gb, b)
 
 
 _matmul.impl = _matmul_impl

@@ -3,7 +3,9 @@
 from ..errors import InvalidArgumentError
 from . import elementwise as E
 from . import reduction as R
-from . import array as S
+from .array import one_hot
+from .broadcast import zeros_like
+from .shape import squeeze
 from .core import convert_to_tensor
 
 
@@ -38,7 +40,7 @@ def sparse_softmax_cross_entropy_with_logits(labels, logits, name=None):
         raise InvalidArgumentError(f"sparse_softmax_cross_entropy_with_logits: labels shape {tuple(labels.shape)} "
                                    f"must equal logits shape {tuple(logits.shape)} without the last dimension")
     depth = logits.shape[-1]
-    return -R.reduce_sum(S.one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits), axis=-1)
+    return -R.reduce_sum(one_hot(labels, depth, dtype=logits.dtype) * log_softmax(logits), axis=-1)
 
 
 def sigmoid_cross_entropy_with_logits(labels=None, logits=None, name=None):
@@ -63,7 +65,7 @@ def bias_add(value, bias, data_format=None, name=None):
 def moments(x, axes, keepdims=False, name=None):
     mean = R.reduce_mean(x, axis=axes, keepdims=True)
     variance = R.reduce_mean(E.squared_difference(x, E.stop_gradient(mean)), axis=axes, keepdims=keepdims)
-    return (mean if keepdims else S.squeeze(mean, axis=axes)), variance
+    return (mean if keepdims else squeeze(mean, axis=axes)), variance
 
 
 def clip_by_value(t, clip_value_min, clip_value_max, name=None):
@@ -76,7 +78,7 @@ def dropout(x, rate, noise_shape=None, seed=None, name=None):
     if not 0 <= rate < 1:
         raise InvalidArgumentError(f"dropout: rate must be in [0, 1), got {rate}")
     keep = random.uniform(noise_shape or x.shape, dtype=x.dtype, seed=seed) >= rate
-    return E.select(keep, x / (1 - rate), S.zeros_like(x))
+    return E.select(keep, x / (1 - rate), zeros_like(x))
 
 
 def silu(features, beta=1.0):

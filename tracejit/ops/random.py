@@ -9,8 +9,8 @@ import numpy as np
 
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError
-from .core import op
-from .array import _static_shape_param
+from ..primitive import RANDOM
+from .core import op, static_shape
 
 _DEFAULT_GLOBAL_SEED = 87654321
 _global_seed = None
@@ -57,7 +57,7 @@ def _rule(shape, dtype, stream, **_):
 
 
 def _declare(name, impl):
-    prim = op(name, "random", differentiable=False, stateful=True, sample="random")(_rule)
+    prim = op(name, RANDOM, differentiable=False, stateful=True, sample="random")(_rule)
     prim.impl = impl
     return prim
 
@@ -105,16 +105,16 @@ def uniform(shape, minval=0, maxval=None, dtype=dt.float32, seed=None, name=None
         maxval = 1
     if dtype.is_integer and not minval < maxval:
         raise InvalidArgumentError(f"random.uniform: need minval < maxval, got {minval} >= {maxval}")
-    return _uniform(shape=_static_shape_param("random.uniform", shape), dtype=dtype, stream=_stream(seed),
+    return _uniform(shape=static_shape("random.uniform", shape), dtype=dtype, stream=_stream(seed),
                     minval=minval, maxval=maxval)
 
 
 def normal(shape, mean=0.0, stddev=1.0, dtype=dt.float32, seed=None, name=None):
-    return _normal(shape=_static_shape_param("random.normal", shape), dtype=_check("random.normal", dtype, dt.FLOATS),
+    return _normal(shape=static_shape("random.normal", shape), dtype=_check("random.normal", dtype, dt.FLOATS),
                    stream=_stream(seed), mean=float(mean), stddev=float(stddev))
 
 
 def truncated_normal(shape, mean=0.0, stddev=1.0, dtype=dt.float32, seed=None, name=None):
-    return _truncated_normal(shape=_static_shape_param("random.truncated_normal", shape),
+    return _truncated_normal(shape=static_shape("random.truncated_normal", shape),
                              dtype=_check("random.truncated_normal", dtype, dt.FLOATS), stream=_stream(seed),
                              mean=float(mean), stddev=float(stddev))

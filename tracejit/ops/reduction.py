@@ -3,8 +3,11 @@ import numpy as np
 
 from .. import dtypes as dt
 from . import elementwise as E
-from . import array as S
+from .broadcast import broadcast_like, ones_like, zeros_like
+from .shape import expand_dims, shape, squeeze
+from ..tensor import Tensor
 from .core import convert_to_tensor, op
+from ..primitive import REDUCTION, Monoid
 from .rules import normalize_axes, normalize_axis, reduced_shape
 
 
@@ -16,8 +19,8 @@ def _restore(g, x, axis, keepdims):
     """g with the reduced axes put back as size 1, then broadcast to x's shape."""
     if not keepdims:
         for a in axis:
-            g = S.expand_dims(g, a)
-    return S.broadcast_like(g, x)
+            g = expand_dims(g, a)
+    return broadcast_like(g, x)
 
 
 def _count(x, axis):
@@ -25,7 +28,9 @@ def _count(x, axis):
     dims = [x.shape[a] for a in axis]
     if None not in dims:
         return float(np.prod(dims, dtype=np.float64))
-    return E.cast(reduce_prod(S.gather(S.shape(x), list(axis))), dtype=x.dtype)
+    dims = shape(x)
+    reduced = E.select(Tensor(np.array([i in axis for i in range(x.ndim)])), dims, ones_like(dims))
+    return E.cast(reduce_prod(reduced), dtype=x.dtype)
 
 
 def _extreme_vjp(g, x, out, axis, keepdims):
@@ -37,16 +42,17 @@ def _extreme_vjp(g, x, out, axis, keepdims):
 def _prod_vjp(g, x, out, axis, keepdims):
     """Exact with zeros: one zero gets the product of the others, two or more zeros give 0."""
     is_zero = E.equal(x, 0)
-    nonzero_product = _prod(E.select(is_zero, S.ones_like(x), x), axis=axis, keepdims=True)
+    nonzero_product = _prod(E.select(is_zero, ones_like(x), x), axis=axis, keepdims=True)
     zeros = _sum(E.cast(is_zero, dtype=x.dtype), axis=axis, keepdims=True)
-    at_zero = E.select(E.equal(zeros, 1), nonzero_product, S.zeros_like(nonzero_product))
-    elsewhere = _restore(out, x, axis, keepdims) / E.select(is_zero, S.ones_like(x), x)
-    grad = E.select(is_zero, S.broadcast_like(at_zero, x), elsewhere)   # out / x is 0 when another x is 0
+    at_zero = E.select(E.equal(zeros, 1), nonzero_product, zeros_like(nonzero_product))
+    elsewhere = _restore(out, x, axis, keepdims) / E.select(is_zero, ones_like(x), x)
+    grad = E.select(is_zero, broadcast_like(at_zero, x), elsewhere)   # out / x is 0 when another x is 0
     return (_restore(g, x, axis, keepdims) * grad,)
 
 
-def _reduction(name, impl, vjp, dtypes):
-    prim = op(name, "reduction", dtypes=dtypes, sample="reduction", differentiable=vjp is not None)(_rule)
+def _reduction(name, impl, vjp, dtypes, monoid=None):
+    prim = op(name, REDUCTION, dtypes=dtypes, sample="reduction", differentiable=vjp is not None,
+              monoid=monoid)(_rule)
     prim.impl, prim.vjp = impl, vjp
     return prim
 
@@ -73,13 +79,15 @@ def _mean_impl(x, axis, keepdims):
 
 
 _sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.NUMERIC)
+                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.NUMERIC,
+                  Monoid(E.add, 0.0))
 _mean = _reduction("reduce_mean", _mean_impl,
-                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.NUMERIC)
-_max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUMERIC)
-_min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC)
+                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.NUMERIC,
+                   Monoid(E.add, 0.0, mean=True))
+_max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUMERIC, Monoid(E.maximum, -np.inf))
+_min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC, Monoid(E.minimum, np.inf))
 _prod = _reduction("reduce_prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-                   _prod_vjp, dt.NUMERIC)
+                   _prod_vjp, dt.NUMERIC, Monoid(E.multiply, 1.0))
 _any = _reduction("reduce_any", lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
 _all = _reduction("reduce_all", lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
 
@@ -101,9 +109,9 @@ reduce_sum, reduce_mean, reduce_max, reduce_min, reduce_prod, reduce_any, reduce
 def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     x = convert_to_tensor(input_tensor)
     peak = E.stop_gradient(reduce_max(x, axis=axis, keepdims=True))
-    peak = E.select(E.is_finite(peak), peak, S.zeros_like(peak))
+    peak = E.select(E.is_finite(peak), peak, zeros_like(peak))
     result = E.log(reduce_sum(E.exp(x - peak), axis=axis, keepdims=True)) + peak
-    return result if keepdims else S.squeeze(result, axis=normalize_axes("reduce_logsumexp", axis, x.ndim))
+    return result if keepdims else squeeze(result, axis=normalize_axes("reduce_logsumexp", axis, x.ndim))
 
 
 def _arg_rule(x, axis, output_type):
@@ -111,7 +119,7 @@ def _arg_rule(x, axis, output_type):
 
 
 def _arg(name, fn):
-    prim = op(name, "reduction", differentiable=False, dtypes=dt.NUMERIC, sample="arg_reduction")(_arg_rule)
+    prim = op(name, REDUCTION, differentiable=False, dtypes=dt.NUMERIC, sample="arg_reduction")(_arg_rule)
     prim.impl = lambda x, axis, output_type: fn(x, axis=axis)
 
     def public(input, axis=None, output_type=dt.int64, name=None):

@@ -20,16 +20,6 @@ def broadcast_shapes(op_name, *shapes):
     return tuple(result)
 
 
-def same_dtype(op_name, *tensors):
-    first = tensors[0].dtype
-    for i, t in enumerate(tensors[1:], start=1):
-        if t.dtype != first:
-            raise InvalidArgumentError(
-                f"cannot compute {op_name} as input #{i}(zero-based) was expected to be a {first.name} tensor "
-                f"but is a {t.dtype.name} tensor (no implicit casts: use tracejit.cast)")
-    return first
-
-
 def normalize_axis(op_name, axis, rank):
     if not -rank <= axis < max(rank, 1) or (rank == 0 and axis not in (0, -1)):
         raise InvalidArgumentError(f"{op_name}: axis {axis} is out of range for a tensor of rank {rank}")
@@ -51,10 +41,8 @@ def reduced_shape(shape, axes, keepdims):
     return tuple(d for i, d in enumerate(shape) if i not in axes)
 
 
-def known_size(shape):
-    size = 1
-    for d in shape:
-        if d is None:
-            return None
-        size *= d
-    return size
+def sum_to_axes(shape, target):
+    """The axes to sum `shape` over (keepdims) so the result broadcasts back like `target`:
+    the leading extra axes and the axes where target has size 1."""
+    lead = len(shape) - len(target)
+    return tuple(range(lead)) + tuple(lead + i for i, d in enumerate(target) if d == 1 and shape[lead + i] != 1)

@@ -2,6 +2,9 @@
 identical small constants are shared."""
 import numpy as np
 
+from ..ir.graph import CONST
+from ..primitive import STRUCTURE
+
 MAX_SHARED_CONSTANT = 4096
 
 
@@ -18,9 +21,9 @@ def _param_key(value):
 
 
 def _eligible(node):
-    if node.op in ("assign", "fused") or (node.prim is not None and node.prim.stateful):
-        return False
-    return node.op != "const" or node.params["value"].size <= MAX_SHARED_CONSTANT
+    if node.prim is CONST:
+        return node.params["value"].size <= MAX_SHARED_CONSTANT
+    return node.prim.pure and node.prim.kind != STRUCTURE
 
 
 def run(graph):
@@ -31,7 +34,7 @@ def run(graph):
             kept.append(node)
             continue
         out = node.outputs[0]
-        key = (node.op, tuple(id(v) for v in node.inputs), _param_key(node.params), out.dtype.name, out.shape)
+        key = (node.prim, tuple(id(v) for v in node.inputs), _param_key(node.params), out.dtype.name, out.shape)
         previous = seen.setdefault(key, out)
         if previous is out:
             kept.append(node)

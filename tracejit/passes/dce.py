@@ -1,11 +1,11 @@
-"""Dead-code elimination: drop nodes whose results nobody uses (assign effects always stay)."""
+"""Dead-code elimination: drop nodes whose results nobody uses (effects always stay)."""
 
 
 def run(graph):
     live = {id(v) for v in graph.outputs}
     kept, removed = [], []
     for node in reversed(graph.nodes):
-        if node.op == "assign" or any(id(v) in live for v in node.outputs):
+        if node.prim.effect or any(id(v) in live for v in node.outputs):
             kept.append(node)
             live.update(id(v) for v in node.inputs)
         else:

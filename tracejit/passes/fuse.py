@@ -1,10 +1,12 @@
 """Elementwise fusion: connected elementwise nodes with the same output shape become one
-`fused` node (one loop nest in the backend). Inputs may broadcast; results used outside the
-group (by other nodes, outputs or assigns) are exported. Groups never create cycles."""
-import heapq
-
+FUSED node (one loop nest in the backend). Inputs may broadcast; results used outside the
+group (by other nodes, outputs or assigns) are exported. A group whose single result feeds one
+float reduction with a monoid computes that reduction in the same loop. Groups never create
+cycles. Which primitives may enter a loop is the backend's call (`can_lower`)."""
 from ..dtypes import string
-from ..ir.graph import Node
+from ..ir.analysis import consumers, shape_size, topological_order, use_counts
+from ..ir.graph import FUSED, Node
+from ..primitive import ELEMENTWISE
 
 MIN_GROUP = 2
 # A lone elementwise op also becomes a kernel when it is this large: the kernel writes into a pooled
@@ -12,14 +14,15 @@ MIN_GROUP = 2
 MIN_SINGLE_ELEMENTS = 1 << 12
 
 
-def fusible(node):
+def fusible(node, can_lower):
     prim = node.prim
-    if prim is None or prim.kind != "elementwise" or prim.expr is None or prim.stateful or not node.outputs:
+    if prim.kind != ELEMENTWISE or not prim.pure or not node.outputs or not can_lower(node):
         return False
-    values = node.inputs + node.outputs
-    if node.op in ("floordiv", "floormod") and node.outputs[0].dtype.is_integer:
-        return False           # eager raises on integer division by zero; a numba loop cannot
-    return all(v.dtype != string for v in values) and None not in node.outputs[0].shape
+    return all(v.dtype != string for v in node.inputs + node.outputs) and None not in node.outputs[0].shape
+
+
+def _any_elementwise(node):
+    return True
 
 
 class Group:
@@ -55,11 +58,11 @@ def _legal(group, position):
                    for m in group.members for u in m.inputs)
 
 
-def _group(graph):
+def _group(graph, can_lower):
     position = {id(n): i for i, n in enumerate(graph.nodes)}
     group_of, groups = {}, []
     for node in graph.nodes:
-        if not fusible(node):
+        if not fusible(node, can_lower):
             continue
         candidates = []
         for v in node.inputs:
@@ -84,40 +87,27 @@ def _group(graph):
             group_of[id(m)] = merged
     _attach_reductions(graph, groups)
     return [g for g in groups if len(g.members) >= MIN_GROUP or
-            (len(g.members) == 1 and _size(g.shape) >= MIN_SINGLE_ELEMENTS and g.members[0].op != "broadcast_like")]
-
-
-REDUCTIONS = ("reduce_sum", "reduce_mean", "reduce_max", "reduce_min")
+            (len(g.members) == 1 and shape_size(g.shape) >= MIN_SINGLE_ELEMENTS and not g.members[0].prim.view)]
 
 
 def _attach_reductions(graph, groups):
     """A group whose only result feeds exactly one float reduction computes the reduction in the
     same loop (softmax denominators, cross-entropy row sums, mean of squares, bias gradients)."""
-    uses = graph.uses()
-    consumers = {}
-    for node in graph.nodes:
-        for v in node.inputs:
-            consumers.setdefault(id(v), []).append(node)
+    uses = use_counts(graph)
+    users_of = consumers(graph.nodes)
     for g in groups:
         leaving = [m.outputs[0] for m in g.members
-                   if any(id(c) not in g.ids for c in consumers.get(id(m.outputs[0]), ()))
+                   if any(id(c) not in g.ids for c in users_of.get(id(m.outputs[0]), ()))
                    or any(v is m.outputs[0] for v in graph.outputs)]
         if len(leaving) != 1:
             continue
         value = leaving[0]
-        users = consumers.get(id(value), [])
+        users = users_of.get(id(value), [])
         if uses.get(id(value), 0) != 1 or len(users) != 1:
             continue
         reduction = users[0]
-        if reduction.op in REDUCTIONS and value.dtype.is_floating and _size(value.shape) > 0:
+        if reduction.prim.monoid is not None and value.dtype.is_floating and shape_size(value.shape) > 0:
             g.add(reduction)
-
-
-def _size(shape):
-    size = 1
-    for d in shape:
-        size *= d
-    return size
 
 
 def _fused_node(group, used_outside):
@@ -129,11 +119,12 @@ def _fused_node(group, used_outside):
                 seen.add(id(v))
                 inputs.append(v)
     exports = [m.outputs[0] for m in group.members if id(m.outputs[0]) in used_outside]
-    return Node("fused", None, inputs, {"members": group.members}, exports, group.members[-1].loc)
+    return Node(FUSED, inputs, {"members": group.members}, exports, group.members[-1].loc)
 
 
-def run(graph):
-    groups = _group(graph)
+def run(graph, can_lower=_any_elementwise):
+    """can_lower(node) -> whether the backend can compute this elementwise node inside a loop."""
+    groups = _group(graph, can_lower)
     if not groups:
         return []
     member_of = {id(m): g for g in groups for m in g.members}
@@ -154,37 +145,6 @@ def run(graph):
         elif node is g.members[-1]:
             nodes.append(fused[id(g)])
             position[id(fused[id(g)])] = i
-    graph.nodes = _topological(nodes, position)
+    graph.nodes = topological_order(nodes, position)
     return [f"fused[{','.join(m.op for m in g.members)}] -> {', '.join(map(repr, fused[id(g)].outputs))}"
             for g in groups]
-
-
-def _topological(nodes, position):
-    """Stable topological order (by original position); assigns keep their relative order."""
-    producer = {id(v): n for n in nodes for v in n.outputs}
-    deps = {id(n): {id(producer[id(v)]) for v in n.inputs if id(v) in producer} for n in nodes}
-    previous_assign = None
-    for n in nodes:
-        if n.op == "assign":
-            if previous_assign is not None:
-                deps[id(n)].add(id(previous_assign))
-            previous_assign = n
-    users = {}
-    for n in nodes:
-        for d in deps[id(n)]:
-            users.setdefault(d, []).append(n)
-    remaining = {id(n): len(deps[id(n)]) for n in nodes}
-    index = {id(n): i for i, n in enumerate(nodes)}
-    ready = [(position[id(n)], i, n) for i, n in enumerate(nodes) if remaining[id(n)] == 0]
-    heapq.heapify(ready)
-    order = []
-    while ready:
-        _, i, n = heapq.heappop(ready)
-        order.append(n)
-        for user in users.get(id(n), ()):
-            remaining[id(user)] -= 1
-            if remaining[id(user)] == 0:
-                heapq.heappush(ready, (position[id(user)], index[id(user)], user))
-    if len(order) != len(nodes):
-        raise AssertionError("fusion produced a cycle")
-    return order

@@ -1,18 +1,16 @@
-"""Algebraic simplification: a table of local rewrites, op name -> rule(node) returning the
+"""Algebraic simplification: a table of local rewrites, Primitive -> rule(node) returning the
 Value that replaces the node's output (or None to leave it)."""
 import numpy as np
 
-from ..ops import REGISTRY
+from ..ir.graph import constant_array
+from ..ops import REGISTRY as P
+from ..ops.rules import reduced_shape, sum_to_axes
 
 REWRITTEN = "rewritten"      # a rule changed the node in place
 
-def _const(value):
-    node = value.node
-    return node.params["value"] if node is not None and node.op == "const" else None
-
 
 def _is(value, number):
-    array = _const(value)
+    array = constant_array(value)
     return array is not None and array.size > 0 and bool(np.all(array == number))
 
 
@@ -38,7 +36,7 @@ def _identity_operand(unit, commutative):
 
 def _double_transpose(node):
     inner = node.inputs[0].node
-    if inner is None or inner.op != "transpose":
+    if inner is None or inner.prim is not P["transpose"]:
         return None
     perm = tuple(inner.params["perm"][p] for p in node.params["perm"])
     if perm == tuple(range(len(perm))):
@@ -52,7 +50,7 @@ def _reshape_chain(node):
     if tuple(x.shape) == tuple(node.outputs[0].shape) and None not in x.shape:
         return x
     inner = x.node
-    if inner is not None and inner.op == "reshape":
+    if inner is not None and inner.prim is P["reshape"]:
         node.inputs = [inner.inputs[0]]
         return _reshape_chain(node) or REWRITTEN
     return None
@@ -63,20 +61,20 @@ def _as_reshape(node):
     shape = node.outputs[0].shape
     if None in shape:
         return None
-    node.op, node.prim, node.params = "reshape", REGISTRY["reshape"], {"shape": tuple(shape)}
+    node.prim, node.params = P["reshape"], {"shape": tuple(shape)}
     return _reshape_chain(node) or REWRITTEN
 
 
 def _double_negative(node):
     inner = node.inputs[0].node
-    return inner.inputs[0] if inner is not None and inner.op == "negative" else None
+    return inner.inputs[0] if inner is not None and inner.prim is P["negative"] else None
 
 
 def _pow_constant(node):
     x, y = node.inputs
-    for exponent, op in ((2, "square"), (0.5, "sqrt")):
-        if _is(y, exponent) and _same_type(node, x) and op in REGISTRY:
-            node.op, node.prim, node.inputs = op, REGISTRY[op], [x]
+    for exponent, prim in ((2, P["square"]), (0.5, P["sqrt"])):
+        if _is(y, exponent) and _same_type(node, x):
+            node.prim, node.inputs = prim, [x]
             return REWRITTEN
     return _keep_if_same(node, x) if _is(y, 1) else None
 
@@ -92,26 +90,23 @@ def _sum_to_as_reduce_sum(node):
         return None
     if tuple(g.shape) == tuple(like.shape):
         return g
-    lead = len(g.shape) - len(like.shape)
-    axes = tuple(range(lead)) + tuple(lead + i for i, d in enumerate(like.shape) if d == 1 and g.shape[lead + i] != 1)
+    axes = sum_to_axes(g.shape, like.shape)
     for keepdims in (False, True):
-        kept = tuple(1 if i in axes else d for i, d in enumerate(g.shape)) if keepdims else \
-            tuple(d for i, d in enumerate(g.shape) if i not in axes)
-        if kept == tuple(like.shape):
-            node.op, node.prim, node.inputs = "reduce_sum", REGISTRY["reduce_sum"], [g]
+        if reduced_shape(g.shape, axes, keepdims) == tuple(like.shape):
+            node.prim, node.inputs = P["reduce_sum"], [g]
             node.params = {"axis": axes, "keepdims": keepdims}
             return REWRITTEN
     return None
 
 
 RULES = {
-    "multiply": _identity_operand(1, True), "add": _identity_operand(0, True),
-    "subtract": _identity_operand(0, False), "divide": _identity_operand(1, False),
-    "transpose": _double_transpose, "reshape": _reshape_chain, "negative": _double_negative,
-    "pow": _pow_constant, "identity": _same_shape_passthrough, "stop_gradient": _same_shape_passthrough,
-    "cast": _same_shape_passthrough, "broadcast_like": _same_shape_passthrough,
-    "sum_to": _sum_to_as_reduce_sum, "broadcast_to": _same_shape_passthrough,
-    "expand_dims": _as_reshape, "squeeze": _as_reshape,
+    P["multiply"]: _identity_operand(1, True), P["add"]: _identity_operand(0, True),
+    P["subtract"]: _identity_operand(0, False), P["divide"]: _identity_operand(1, False),
+    P["transpose"]: _double_transpose, P["reshape"]: _reshape_chain, P["negative"]: _double_negative,
+    P["pow"]: _pow_constant, P["identity"]: _same_shape_passthrough, P["stop_gradient"]: _same_shape_passthrough,
+    P["cast"]: _same_shape_passthrough, P["broadcast_like"]: _same_shape_passthrough,
+    P["sum_to"]: _sum_to_as_reduce_sum, P["broadcast_to"]: _same_shape_passthrough,
+    P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape,
 }
 
 
@@ -119,7 +114,7 @@ def run(graph):
     changes, substitute, kept = [], {}, []
     for node in graph.nodes:
         node.inputs = [substitute.get(id(v), v) for v in node.inputs]
-        rule, before = RULES.get(node.op), node.op
+        rule, before = RULES.get(node.prim), node.op
         result = rule(node) if rule is not None else None
         if result is REWRITTEN:
             changes.append(f"{node.outputs[0]!r} = {before} rewritten as {node.op} {node.inputs}")

@@ -11,6 +11,9 @@ from ...ops import constant as _constant
 from ...variables import Variable  # noqa: F401
 from ... import errors, math, linalg  # noqa: F401
 from . import nn, summary, train  # noqa: F401
+from ... import context as _context
+from ...tensor import Tensor
+from .graph_mode import GraphContext
 from .graph_mode import (Graph, Operation, control_dependencies, disable_eager_execution, disable_v2_behavior,  # noqa: F401
                          enable_v2_behavior, get_default_graph, global_variables, global_variables_initializer,
                          gradients, group, initialize_all_variables, name_scope, no_op, placeholder,
@@ -23,13 +26,11 @@ from ...ops.random import truncated_normal, set_seed as set_random_seed  # noqa:
 
 def constant(value, dtype=None, shape=None, name="Const"):
     """A constant node of the default graph (TF1 prints it as Tensor("Const:0", ...))."""
-    from ...ir.graph import current_graph
-    from ...tensor import Tensor
     eager = _constant(value, dtype=dtype, shape=shape)
-    graph = current_graph()
-    if graph is None:
+    current = _context.current_context()
+    if not isinstance(current, GraphContext):
         return eager
-    symbol = graph.constant(np.array(eager._value))
-    if name != "Const" and hasattr(graph, "unique_name"):
-        symbol.name = graph.unique_name(name)
+    symbol = current.graph.constant(np.array(eager._value))
+    if name != "Const":
+        symbol.name = current.graph.unique_name(name)
     return Tensor(symbol=symbol)

@@ -1,15 +1,17 @@
-"""TF1 graph mode: a default graph that ops record into, TF1 tensor names ("Add:0"),
-placeholders, Operations (grouped assign effects), initializers and graph gradients."""
-import contextlib
-import re
-
+"""TF1 graph mode: a default graph that ops record into (through a GraphContext, the TF1 execution
+context), TF1 tensor names ("Add:0"), placeholders, Operations (grouped assign effects),
+initializers and graph gradients."""
 import numpy as np
 
 from ... import dtypes as dt
+from ... import context
 from ...autodiff import backward
 from ...ir import graph as ir
-from ...tensor import Tensor, TensorShape
-from ...variables import Variable, _name_scopes
+from ...naming import clear_name_scopes, name_scope as _name_scope, scoped_name
+from ...source_location import user_location
+from ...tensor import Tensor, TensorShape, disable_tensor_equality, enable_tensor_equality
+from ...variables import Variable
+from .graph_def import graph_def
 
 _TF_NAMES = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "RealDiv", "matmul": "MatMul",
              "negative": "Neg", "reduce_sum": "Sum", "reduce_mean": "Mean", "reduce_max": "Max",
@@ -24,30 +26,26 @@ def _camel(op):
 
 
 class Graph(ir.Graph):
-    """The TF1 default graph: names every value, collects variables, and keeps variable reads
-    at their Session.run-start state (assigns are effects, run when fetched)."""
-    ssa_variables = False
-    allow_variable_creation = True
+    """The TF1 default graph: names every value, and keeps the variables created in it (with
+    their initial values, for initializers) and its summaries."""
 
     def __init__(self, name="default"):
         super().__init__(name)
         self.global_variables = []
+        self.initial_values = {}        # id(variable) -> the array an initializer (re)assigns
+        self.summaries = []
         self._name_counts = {}
 
     def unique_name(self, base):
-        scope = "/".join(_name_scopes)
-        base = f"{scope}/{base}" if scope else base
+        base = scoped_name(base)
         count = self._name_counts.get(base, 0)
         self._name_counts[base] = count + 1
         return base if count == 0 else f"{base}_{count}"
 
-    def add_node(self, op, prim, inputs, params, shape, dtype, loc):
-        value = super().add_node(op, prim, inputs, params, shape, dtype, loc)
-        value.name = self.unique_name(_camel(op))
+    def add_node(self, prim, inputs, params, shape, dtype, loc):
+        value = super().add_node(prim, inputs, params, shape, dtype, loc)
+        value.name = self.unique_name(_camel(prim.name))
         return value
-
-    def register_variable(self, variable):
-        self.global_variables.append(variable)
 
     def by_name(self, name):
         """The value named 'name' or 'name:0'."""
@@ -58,43 +56,74 @@ class Graph(ir.Graph):
         raise KeyError(f"The name '{name}:0' refers to a Tensor which does not exist in the graph")
 
     def as_graph_def(self):
-        from .summary import graph_def
         return graph_def(self)
+
+    def as_default(self):
+        """`with graph.as_default():` ops record into this graph."""
+        return context.entered(GraphContext(self))
+
+
+class GraphContext(context.TraceContext):
+    """TF1 semantics on top of tracing: a read sees the variable as it is when Session.run starts
+    (its graph input), an assignment is an effect that runs only when fetched and returns an
+    Operation, and every Variable created is registered with the graph."""
+
+    def __init__(self, graph):
+        super().__init__(graph, allow_variable_creation=True)
+
+    def read_variable(self, variable):
+        tensor = Tensor(symbol=self.graph.variable_input(variable))
+        if self.tapes:
+            self.observe_read(variable, tensor)
+        return tensor
+
+    def assign_variable(self, variable, tensor):
+        symbol = self.symbol(tensor, f"assignment to '{variable.name}'")
+        node = self.graph.assign(self.graph.variable_input(variable), symbol, user_location())
+        return Operation([node], value=symbol, name=f"{variable.name.split(':')[0]}/Assign")
+
+    def initial_value(self, variable, tensor):
+        array = super().initial_value(variable, tensor)
+        self.graph.global_variables.append(variable)
+        self.graph.initial_values[id(variable)] = np.array(array, copy=True)
+        return array
+
+    def variable_state(self):
+        return {}                     # reads never see assignments: nothing for cond to merge
+
+    def restore_variable_state(self, state):
+        pass
 
 
 def get_default_graph():
-    graph = ir.current_graph()
-    if not isinstance(graph, Graph):
+    default = context.current_context()
+    if not isinstance(default, GraphContext):
         raise RuntimeError("there is no TF1 default graph: call tracejit.compat.v1.disable_v2_behavior() first")
-    return graph
+    return default.graph
 
 
 def reset_default_graph():
-    ir.set_default_graph(Graph())
-    _name_scopes.clear()
+    context.set_default_context(GraphContext(Graph()))
+    clear_name_scopes()
 
 
 def disable_v2_behavior():
-    if not isinstance(ir._default_graph[0], Graph):
+    if not isinstance(context.default_context(), GraphContext):
         reset_default_graph()
+    disable_tensor_equality()
 
 
 disable_eager_execution = disable_v2_behavior
 
 
 def enable_v2_behavior():
-    ir.set_default_graph(None)
-    _name_scopes.clear()
+    context.set_default_context(None)
+    enable_tensor_equality()
+    clear_name_scopes()
 
 
-@contextlib.contextmanager
 def name_scope(name, default_name=None, values=None):
-    name = name or default_name
-    _name_scopes.append(re.sub(r"/$", "", name))
-    try:
-        yield "/".join(_name_scopes) + "/"
-    finally:
-        _name_scopes.pop()
+    return _name_scope(name or default_name)
 
 
 class Operation:
@@ -144,11 +173,14 @@ def trainable_variables():
 
 
 def variables_initializer(var_list, name="init"):
-    initial = [(v, np.array(v._initial_value, copy=True)) for v in var_list]
+    """Variables created in the default graph go back to their initial value; others (created
+    eagerly, e.g. under init_scope) already hold theirs."""
+    known = get_default_graph().initial_values
+    initial = [(v, known[id(v)]) for v in var_list if id(v) in known]
 
     def run():
         for variable, value in initial:
-            variable._value = value.copy()
+            variable._write_buffer(value)
     return Operation(action=run, name=name)
 
 
@@ -168,7 +200,7 @@ def gradients(ys, xs, grad_ys=None):
     def tensor(value):
         return wrappers.setdefault(id(value), Tensor(symbol=value))
     entries = [(n.prim, [tensor(v) for v in n.inputs], n.params, tensor(n.outputs[0]))
-               for n in list(graph.nodes) if n.prim is not None and n.prim.differentiable and n.outputs]
+               for n in list(graph.nodes) if n.prim.differentiable and n.outputs]
     ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
     seeds = [None] * len(ys) if grad_ys is None else list(grad_ys if isinstance(grad_ys, (list, tuple)) else [grad_ys])
     grads = backward(entries, [tensor(y._symbol) for y in ys], seeds)

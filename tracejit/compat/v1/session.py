@@ -4,9 +4,10 @@ cached per fetch set and feed signature."""
 import numpy as np
 
 
-from ...backend import select_executable
+from ...backend import current_backend
 from ...errors import InvalidArgumentError
-from ...ir.graph import Graph as IRGraph
+from ...ir.analysis import ancestors
+from ...ir.graph import ASSIGN, CONST, Graph as IRGraph
 from ...ir.verify import verify
 from ... import nest
 from ...passes import optimize
@@ -110,14 +111,7 @@ class Session:
 
     def _compile(self, wanted, effects, feeds):
         graph = self.graph
-        needed, stack = set(), list(wanted) + [v for e in effects for v in e.inputs[1:]]
-        while stack:
-            v = stack.pop()
-            if id(v) in needed:
-                continue
-            needed.add(id(v))
-            if v.node is not None:
-                stack.extend(v.node.inputs)
+        needed = ancestors(list(wanted) + [v for e in effects for v in e.inputs[1:]])
         fed = {id(p): a for p, a in feeds}
         for p in graph.inputs:
             if id(p) in needed and id(p) not in fed:
@@ -135,19 +129,19 @@ class Session:
                 mapping[id(value)] = run_graph.variable_input(variable)
         chosen = {id(e) for e in effects}
         for node in graph.nodes:
-            if node.op == "assign":
+            if node.prim is ASSIGN:
                 if id(node) in chosen:
-                    run_graph.assign_variable(graph.variable_of(node.inputs[0]), mapping[id(node.inputs[1])], node.loc)
+                    target = run_graph.variable_input(graph.variable_of(node.inputs[0]))
+                    run_graph.assign(target, mapping[id(node.inputs[1])], node.loc)
                 continue
             if not any(id(o) in needed for o in node.outputs):
                 continue
-            if node.op == "const":
+            if node.prim is CONST:
                 mapping[id(node.outputs[0])] = run_graph.constant(node.params["value"], node.loc)
                 continue
             inputs = [mapping[id(v)] for v in node.inputs]
             shape, dtype = node.prim.rule(*inputs, **node.params)     # re-typed with the fed shapes
-            mapping[id(node.outputs[0])] = run_graph.add_node(node.op, node.prim, inputs, node.params, shape, dtype,
-                                                              node.loc)
+            mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, node.params, shape, dtype, node.loc)
         outputs, out_index = [], {}
         for v in wanted:
             if id(v) not in out_index:
@@ -155,8 +149,9 @@ class Session:
                 outputs.append(mapping[id(v)])
         run_graph.outputs = outputs
         verify(run_graph)
-        optimized, _ = optimize(run_graph)
-        return select_executable(optimized), set(fed_order), out_index
+        backend = current_backend()
+        optimized, _ = optimize(run_graph, can_lower=backend.can_lower)
+        return backend.executable(optimized), set(fed_order), out_index
 
 
 InteractiveSession = Session

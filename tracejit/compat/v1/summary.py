@@ -22,7 +22,7 @@ class SummaryOp:
 def _add(kind, name, tensor):
     graph = get_default_graph()
     op = SummaryOp([(kind, name, tensor if isinstance(tensor, Tensor) else tensor.read_value())])
-    graph.__dict__.setdefault("summaries", []).append(op)
+    graph.summaries.append(op)
     return op
 
 
@@ -39,21 +39,8 @@ def merge(inputs, collections=None, name=None):
 
 
 def merge_all(key=None, scope=None, name=None):
-    found = get_default_graph().__dict__.get("summaries", [])
+    found = get_default_graph().summaries
     return merge(found) if found else None
-
-
-def graph_def(graph):
-    nodes = [(v.name, "Placeholder", [], events.DATATYPE_ENUM.get(v.dtype.name)) for v in graph.inputs]
-    nodes += [(v.name.rsplit(":", 1)[0], "VariableV2", [], events.DATATYPE_ENUM.get(v.dtype.name))
-              for v, _ in graph.variables]
-    for node in graph.nodes:
-        if node.op == "assign" or not node.outputs:
-            continue
-        out = node.outputs[0]
-        nodes.append((out.name or f"v{out.id}", out.name.split("/")[-1].split("_")[0] if out.name else node.op,
-                      [v.name or f"v{v.id}" for v in node.inputs], events.DATATYPE_ENUM.get(out.dtype.name)))
-    return events.graph_def(nodes)
 
 
 class FileWriter:
@@ -64,7 +51,7 @@ class FileWriter:
             self.add_graph(graph)
 
     def add_graph(self, graph, global_step=None):
-        self._writer.write(events.event(step=global_step or 0, graph_def=graph_def(graph)))
+        self._writer.write(events.event(step=global_step or 0, graph_def=graph.as_graph_def()))
 
     def add_summary(self, summary, global_step=None):
         if summary is None:

@@ -1,5 +1,6 @@
 """tf.compat.v1.train: optimizers with minimize(loss, global_step) returning a train Operation
 (the Keras optimizers' math on graph gradients), checkpoints (Saver) and their index files."""
+from ...ir.graph import ASSIGN
 from ...keras import optimizers as keras_optimizers
 from .graph_mode import Operation, gradients, group, trainable_variables
 from .checkpoints import (CheckpointState, Saver, checkpoint_exists, get_checkpoint_state,  # noqa: F401
@@ -17,7 +18,7 @@ class Optimizer:
     def apply_gradients(self, grads_and_vars, global_step=None, name=None):
         before = _graph_nodes()
         self._inner.apply_gradients(grads_and_vars)
-        effects = [n for n in _graph_nodes()[len(before):] if n.op == "assign"]
+        effects = [n for n in _graph_nodes()[len(before):] if n.prim is ASSIGN]
         ops = [Operation(effects, name=name or type(self).__name__)]
         if global_step is not None:
             ops.append(global_step.assign_add(1))

@@ -5,14 +5,15 @@ Buffers: every kernel/matmul result has a slot in a pool and is reused on the ne
 nothing else holds it (sys.getrefcount): results the caller kept, or that became a Variable's
 value, are never overwritten. After an assign, the Variable's previous array goes back into the
 pool (ping-pong), so a training step allocates nothing in steady state."""
-import functools
 import sys
 import time
 
 import numpy as np
 
-from .. import config
-from ..ops.core import apply_impl
+from ... import config
+from ...ir.analysis import shape_size
+from ...ir.graph import ASSIGN, CONST, FUSED
+from ...ops import REGISTRY
 from . import cache, codegen
 
 # A pooled buffer is free when only the pool, the local name and getrefcount's argument refer to it.
@@ -23,8 +24,9 @@ def _contiguous(array):
     return array if array.flags.c_contiguous else np.array(array, order="C")
 
 
-def _fallback(fn, np_dtype, *args):
-    result = apply_impl(fn, args, {}, np_dtype)
+def _fallback(step, *args):
+    """A node without a kernel: its NumPy implementation. step = (primitive, params, NumPy dtype)."""
+    result = step[0].apply(args, step[1], step[2])
     return result if result.flags.c_contiguous else np.array(result, order="C")
 
 
@@ -38,34 +40,10 @@ def _numba_type(kind, value, flat=False):
 
 
 def _loop_size(node):
-    size = 1
-    for d in node.params["members"][0].outputs[0].shape:
-        size *= d
-    return size
+    return shape_size(node.params["members"][0].outputs[0].shape)
 
 
-def _in_place_updates(graph):
-    """id(fused output) -> variable index, for results that can be written into the variable's
-    buffer: the variable is assigned once, from this fused kernel; nothing after the kernel reads
-    the variable's old value; the old value is not returned. (A kernel reads a same-shape input at
-    the index it writes, so reading the old value inside the kernel itself is safe.)"""
-    position = {id(n): i for i, n in enumerate(graph.nodes)}
-    assigns = [n for n in graph.nodes if n.op == "assign"]
-    result = {}
-    for i, (var_value, _) in enumerate(graph.variables):
-        mine = [n for n in assigns if n.inputs[0] is var_value]
-        if len(mine) != 1:
-            continue
-        value = mine[0].inputs[1]
-        writer = next((n for n in graph.nodes if n.op == "fused" and any(v is value for v in n.outputs)), None)
-        if writer is None or tuple(value.shape) != tuple(var_value.shape) or value.dtype != var_value.dtype:
-            continue
-        if any(v is var_value for v in graph.outputs):
-            continue
-        readers = [n for n in graph.nodes if n is not mine[0] and any(v is var_value for v in n.inputs)]
-        if all(position[id(n)] < position[id(writer)] or n is writer for n in readers):
-            result[id(value)] = (i, var_value)
-    return result
+_MATMUL = REGISTRY["matmul"]
 
 
 class CompiledExecutable:
@@ -80,8 +58,10 @@ class CompiledExecutable:
         # OpenMP workers (numba prange) and OpenBLAS workers both spin after their parallel regions; on
         # 2 cores they starve each other (measured: the conv training step 26.8 ms with parallel
         # kernels, 12.2 ms without). So graphs that call BLAS get serial kernels.
-        self._allow_parallel = not any(n.op == "matmul" for n in graph.nodes)
-        self._in_place = _in_place_updates(graph)
+        self._allow_parallel = not any(n.prim is _MATMUL for n in graph.nodes)
+        # values an in-place ASSIGN stores into its variable's buffer (passes/inplace.py) -> the variable input
+        self._in_place = {id(n.inputs[1]): n.inputs[0] for n in graph.nodes
+                          if n.prim is ASSIGN and n.params.get("in_place")}
         self._build(config.min_kernel_elements())
         self._countdown = config.tier_up_calls() if self._deferred else 0
 
@@ -137,49 +117,50 @@ class CompiledExecutable:
         lines += [f"    {a} = _contiguous({a})" for a in args]
         for i, (value, variable) in enumerate(g.variables):
             self._namespace[f"V{i}"] = variable
-            lines.append(f"    {self._name(value)} = V{i}._value")
+            lines.append(f"    {self._name(value)} = V{i}._read_buffer()")
         slot_of = {}
         for n, node in enumerate(g.nodes):
-            if node.op == "const":
+            if node.prim is CONST:
                 lines.append(f"    {self._name(node.outputs[0])} = {self._const(node.outputs[0], node.params['value'])}")
-            elif node.op == "assign":
-                target, value = node.inputs
-                i = next(k for k, (v, _) in enumerate(g.variables) if v is target)
-                copy = value.node is None or value.node.op == "const"
-                source = f"np.array({self._name(value)})" if copy else self._name(value)
-                if id(value) in self._written_in_place:
-                    lines.append(f"    V{i}._value = {source}")
-                    continue
-                lines.append(f"    _old = V{i}._value")
-                lines.append(f"    V{i}._value = {source}")
-                if id(value) in slot_of:      # ping-pong: the old array becomes the pool buffer
-                    lines.append(f"    if _old.shape == V{i}._value.shape: P[{slot_of[id(value)]}] = _old")
-            elif node.op == "fused" and static and _loop_size(node) >= self._min_elements:
+            elif node.prim is ASSIGN:
+                self._assign_step(node, lines, slot_of)
+            elif node.prim is FUSED and static and _loop_size(node) >= self._min_elements:
                 if not self._kernel_step(node, lines, slot_of):
                     self._members_step(node, lines)
-            elif node.op == "fused" and static:
+            elif node.prim is FUSED and static:
                 self._deferred = True
                 self._members_step(node, lines)
-            elif node.op == "matmul" and static and node.outputs[0].dtype.is_floating:
+            elif node.prim is _MATMUL and static and node.outputs[0].dtype.is_floating:
                 self._matmul_step(node, lines, slot_of)
-            elif node.op == "fused":
+            elif node.prim is FUSED:
                 self._members_step(node, lines)
             else:
                 self._fallback_step(node, lines)
         outputs = []
         for v in g.outputs:
-            aliased = v.node is None or v.node.op == "const" or id(v) in self._written_in_place
+            aliased = v.node is None or v.node.prim is CONST or id(v) in self._written_in_place
             outputs.append(f"np.array({self._name(v)})" if aliased else self._name(v))
         lines.append(f"    return [{', '.join(outputs)}]")
         return "\n".join(lines) + "\n"
 
+    def _assign_step(self, node, lines, slot_of):
+        target, value = node.inputs
+        i = next(k for k, (v, _) in enumerate(self.graph.variables) if v is target)
+        copy = value.node is None or value.node.prim is CONST
+        source = f"np.array({self._name(value)})" if copy else self._name(value)
+        if id(value) in self._written_in_place:   # the kernel stored into the buffer (or a private copy of it)
+            lines.append(f"    V{i}._swap_buffer({source})")
+            return
+        lines.append(f"    _old = V{i}._swap_buffer({source})")
+        if id(value) in slot_of:      # ping-pong: the old array becomes the pool buffer
+            lines.append(f"    if _old.shape == {self._name(value)}.shape: P[{slot_of[id(value)]}] = _old")
+
     def _fallback_step(self, node, lines):
         key = f"f{len(self._namespace)}"
-        self._namespace[key] = functools.partial(node.prim.impl, **node.params) if node.params else node.prim.impl
         out = node.outputs[0]
-        self._namespace[f"{key}_dtype"] = out.dtype.np
+        self._namespace[key] = (node.prim, node.params, out.dtype.np)
         ins = ", ".join(self._name(v) for v in node.inputs)
-        lines.append(f"    {self._name(out)} = _fallback({key}, {key}_dtype{', ' if ins else ''}{ins})")
+        lines.append(f"    {self._name(out)} = _fallback({key}{', ' if ins else ''}{ins})")
 
     def _members_step(self, node, lines):
         for member in node.params["members"]:
@@ -205,11 +186,10 @@ class CompiledExecutable:
     def _kernel_step(self, node, lines, slot_of):
         # results written into a variable's buffer: the kernel overwrites the input holding the old value
         in_place = {}
-        reduces = node.params["members"][-1].op in codegen.REDUCTION_KINDS     # writes a smaller array
         for j, out in enumerate(node.outputs):
-            target = None if reduces else self._in_place.get(id(out))
-            if target is not None and any(v is target[1] for v in node.inputs):
-                in_place[j] = next(k for k, v in enumerate(node.inputs) if v is target[1])
+            target = self._in_place.get(id(out))
+            if target is not None:
+                in_place[j] = next(k for k, v in enumerate(node.inputs) if v is target)
         try:
             module_text, info, plan = codegen.build(node, self._allow_parallel, in_place)
             start = time.perf_counter()

@@ -34,7 +34,7 @@ def environment_key():
 
 
 def _tracejit_version():
-    from .. import __version__
+    from ... import __version__
     return __version__
 
 

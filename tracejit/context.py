@@ -1,0 +1,207 @@
+"""Execution contexts: the single dispatch point for primitives (JAX's Trace.process_primitive).
+
+    bind(primitive, inputs, params) ──► current_context().process_primitive(...)
+        EagerContext    runs the NumPy implementation now
+        TraceContext    records a node in the Graph being traced (jit/tracer.py)
+        compat.v1       the TF1 default graph: a TraceContext with TF1 variable semantics
+
+Variables read, write and get created through the current context too: it decides what a read
+returns (the buffer, the SSA value in a trace) and what an assignment does (replace the buffer,
+update the SSA value, record an effect). GradientTapes register with the context they were
+entered in and observe the primitives and variable reads it processes.
+
+Each thread has its own stack of contexts, so tracing in one thread never changes what another
+thread's eager code or compiled calls do. The bottom of every stack is the thread's eager
+context, unless a process-wide default is installed (TF1's disable_v2_behavior does that)."""
+import contextlib
+import threading
+
+import numpy as np
+
+from .errors import LeakedTensorError, TracingError, VariableCreationError
+from .source_location import user_location
+from .tensor import Tensor
+
+
+def bind(prim, inputs, params):
+    """Apply a primitive to tensors: its type rule checks them, the current context runs or records it."""
+    shape, dtype = prim.type_of(inputs, params)
+    return current_context().process_primitive(prim, inputs, params, shape, dtype)
+
+
+class Context:
+    executing_eagerly = False
+
+    def __init__(self):
+        self.tapes = []            # GradientTapes recording here
+
+    def process_primitive(self, prim, inputs, params, shape, dtype):
+        raise NotImplementedError
+
+    def read_variable(self, variable):
+        raise NotImplementedError
+
+    def assign_variable(self, variable, tensor):
+        """Returns what Variable.assign returns in this context."""
+        raise NotImplementedError
+
+    def initial_value(self, variable, tensor):
+        """The concrete array a new Variable starts from (contexts may also veto or record it)."""
+        raise NotImplementedError
+
+    def observe(self, prim, inputs, params, out):
+        for tape in tuple(self.tapes):
+            tape._record(prim, inputs, params, out)
+
+    def observe_read(self, variable, tensor):
+        for tape in tuple(self.tapes):
+            tape._on_variable_read(variable, tensor)
+
+
+class EagerContext(Context):
+    executing_eagerly = True
+
+    def process_primitive(self, prim, inputs, params, shape, dtype):
+        arrays = [_eager_array(t, prim) for t in inputs]
+        with np.errstate(all="ignore"):
+            result = prim.apply(arrays, params, dtype.np)
+        if len(result.shape) != len(shape) or any(d is not None and d != r for d, r in zip(shape, result.shape)):
+            raise AssertionError(f"op {prim.name}: type rule says shape {shape}, impl gave {result.shape}")
+        out = Tensor(result)
+        if self.tapes:
+            self.observe(prim, inputs, params, out)
+        return out
+
+    def read_variable(self, variable):
+        tensor = Tensor(variable._read_buffer())
+        if self.tapes:
+            self.observe_read(variable, tensor)
+        return tensor
+
+    def assign_variable(self, variable, tensor):
+        if tensor._symbol is not None:
+            raise TracingError(f"assigning a symbolic tensor to variable '{variable.name}' outside its trace")
+        variable._write_buffer(tensor._value)
+        return variable
+
+    def initial_value(self, variable, tensor):
+        return _eager_array(tensor, None)
+
+
+class TraceContext(Context):
+    """Records primitives into `graph`. Variables are graph inputs by reference; inside the trace a
+    read returns the variable's current SSA value, so reads after an assign see the assigned value."""
+
+    def __init__(self, graph, allow_variable_creation=True):
+        super().__init__()
+        self.graph = graph
+        self.allow_variable_creation = allow_variable_creation
+        self._current = {}         # id(variable) -> (variable, Value holding its value at this point)
+
+    def process_primitive(self, prim, inputs, params, shape, dtype):
+        symbols = [self.symbol(t, prim.name) for t in inputs]
+        out = Tensor(symbol=self.graph.add_node(prim, symbols, params, shape, dtype, user_location()))
+        if self.tapes:
+            self.observe(prim, inputs, params, out)
+        return out
+
+    def symbol(self, tensor, what):
+        """The graph Value of a tensor: eager values become constants of the graph."""
+        if tensor._symbol is None:
+            return self.graph.constant(tensor._value, user_location())
+        if tensor._symbol.graph is not self.graph:
+            raise LeakedTensorError(
+                f"{what} at {user_location()} received a symbolic tensor from another trace "
+                f"(graph '{tensor._symbol.graph.name}'); tensors cannot be carried between traces.")
+        return tensor._symbol
+
+    def read_variable(self, variable):
+        entry = self._current.get(id(variable))
+        if entry is None:
+            entry = self._current[id(variable)] = (variable, self.graph.variable_input(variable))
+        tensor = Tensor(symbol=entry[1])
+        if self.tapes:
+            self.observe_read(variable, tensor)
+        return tensor
+
+    def assign_variable(self, variable, tensor):
+        symbol = self.symbol(tensor, f"assignment to '{variable.name}'")
+        self.graph.assign(self.graph.variable_input(variable), symbol, user_location())
+        self._current[id(variable)] = (variable, symbol)
+        return variable
+
+    def initial_value(self, variable, tensor):
+        if not self.allow_variable_creation:
+            raise VariableCreationError(
+                f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "
+                "only be created on the function's first trace; create it outside the function (or in a "
+                "layer's build) and capture it.")
+        if tensor._symbol is None:
+            return tensor._value
+        from .backend.interpreter import evaluate_value
+        return evaluate_value(self.graph, tensor._symbol)
+
+    # ---- branches (cond traces both): which SSA value each variable holds ----
+    def variable_state(self):
+        """{id(variable): (variable, Value)} for every variable read or assigned so far."""
+        return dict(self._current)
+
+    def restore_variable_state(self, state):
+        """Back to `state`; variables first touched since then go back to their graph input."""
+        self._current = {k: state.get(k, (var, self.graph.variable_input(var)))
+                         for k, (var, _) in self._current.items()}
+
+
+def _eager_array(tensor, prim):
+    if tensor._symbol is not None:
+        what = f"{prim.name} at {user_location()}" if prim is not None else f"a Variable created at {user_location()}"
+        raise LeakedTensorError(
+            f"{what} received a symbolic tensor (shape={tensor.shape}, dtype={tensor.dtype.name}) outside the "
+            "@function trace that created it. Return it from the function instead of keeping it in a Python "
+            "variable.")
+    return tensor._value
+
+
+# ---- which context is current: a stack per thread ----
+class _ThreadState(threading.local):
+    def __init__(self):
+        self.stack = []
+        self.eager = EagerContext()
+
+
+_thread = _ThreadState()
+_process_default = [None]       # installed by compat.v1.disable_v2_behavior: the TF1 default graph
+
+
+def current_context():
+    stack = _thread.stack
+    if stack:
+        return stack[-1]
+    return _process_default[0] or _thread.eager
+
+
+def executing_eagerly():
+    return current_context().executing_eagerly
+
+
+def set_default_context(context):
+    """Install (or with None remove) a process-wide bottom context, e.g. TF1's default graph."""
+    _process_default[0] = context
+
+
+def default_context():
+    return _process_default[0]
+
+
+@contextlib.contextmanager
+def entered(context):
+    _thread.stack.append(context)
+    try:
+        yield context
+    finally:
+        _thread.stack.pop()
+
+
+def init_scope():
+    """Run the body eagerly even while tracing (how layers and optimizers create their weights)."""
+    return entered(_thread.eager)

@@ -1,0 +1,92 @@
+"""Primitives: the unit every layer agrees on. A Primitive carries its type rule, its NumPy
+implementation (eager execution and the reference semantics), its vjp and its traits;
+context.bind hands it to the current execution context (eager, trace, TF1 graph). Backends lower
+primitives through tables of their own (backend/*), so a primitive knows nothing of them.
+
+Traits are what passes ask instead of comparing names:
+  kind            ELEMENTWISE | REDUCTION | SHAPE | INDEX | MATMUL | RANDOM | STRUCTURE
+  effect          writes state or talks to the outside (assign, print, collectives): never
+                  removed, merged, folded or reordered against other effects
+  stateful        a fresh result every execution (random): never folded or merged
+  monoid          reductions that fuse into loops: how partial results combine
+  shape_only      the result depends on the input's shape only, not its values
+  view            NumPy computes the result as a view of an input (reshape, broadcast, basic
+                  slicing): no arithmetic, and copying it into a buffer alone buys nothing
+"""
+import numpy as np
+
+from .errors import InvalidArgumentError
+
+ELEMENTWISE, REDUCTION, SHAPE, INDEX, MATMUL, RANDOM, STRUCTURE = (
+    "elementwise", "reduction", "shape", "index", "matmul", "random", "structure")
+
+
+class Monoid:
+    """How a reduction combines elements: `combine` is the elementwise Primitive that merges two
+    partial results, `identity` the value of an empty reduction, `mean` divides by the count.
+    A backend derives the reduction loop from these; nothing else describes a reduction."""
+
+    def __init__(self, combine, identity, mean=False):
+        self.combine, self.identity, self.mean = combine, identity, mean
+
+    def __repr__(self):
+        return f"Monoid({self.combine.name}, {self.identity}{', mean' if self.mean else ''})"
+
+
+class Primitive:
+    def __init__(self, name, rule=None, kind=STRUCTURE, *, effect=False, stateful=False, differentiable=True,
+                 monoid=None, shape_only=False, view=False, same_dtype="all", dtypes=None, sample=None, domain=None):
+        self.name = self.__name__ = name
+        self.__doc__ = getattr(rule, "__doc__", None)
+        self.rule = rule                      # (*inputs, **params) -> (shape, DType)
+        self.kind = kind
+        self.effect = effect
+        self.stateful = stateful
+        self.differentiable = differentiable
+        self.monoid = monoid
+        self.shape_only = shape_only
+        self.view = view
+        self.same_dtype = same_dtype          # "all", or indices of inputs that share one dtype
+        self.dtypes = dtypes                  # allowed dtypes of those inputs (None: any)
+        self.sample = sample                  # test-input family for the registry-wide tests
+        self.domain = domain                  # (low, high) of valid float inputs, for tests
+        self.impl = None                      # NumPy implementation: (*arrays, **params) -> ndarray
+        self.vjp = None                       # (g, *inputs, out, **params) -> tuple of input grads
+
+    @property
+    def pure(self):
+        """Same inputs, same result, no effect: may be folded, merged (CSE) or removed (DCE)."""
+        return not self.effect and not self.stateful
+
+    def dtype_group(self, n_inputs):
+        return tuple(range(n_inputs)) if self.same_dtype == "all" else tuple(self.same_dtype)
+
+    def type_of(self, inputs, params):
+        """(shape, DType) of the result, after checking the inputs' dtypes against the declaration."""
+        group = self.dtype_group(len(inputs))
+        if group:
+            dtype = _shared_dtype(self.name, [inputs[i] for i in group])
+            if self.dtypes is not None and dtype not in self.dtypes:
+                raise InvalidArgumentError(
+                    f"{self.name} does not support dtype {dtype.name} (supported: "
+                    f"{', '.join(d.name for d in self.dtypes)})")
+        return self.rule(*inputs, **params)
+
+    def apply(self, arrays, params, np_dtype):
+        """The NumPy result in the dtype the type rule promises (NumPy may differ, e.g. int / int)."""
+        result = np.asarray(self.impl(*arrays, **params))
+        return result if result.dtype == np_dtype else result.astype(np_dtype)
+
+    def __repr__(self):
+        return f"<primitive {self.name}>"
+
+
+def _shared_dtype(op_name, tensors):
+    """The one dtype of a same-dtype group: tensors never combine across dtypes implicitly."""
+    first = tensors[0].dtype
+    for i, t in enumerate(tensors[1:], start=1):
+        if t.dtype != first:
+            raise InvalidArgumentError(
+                f"cannot compute {op_name} as input #{i}(zero-based) was expected to be a {first.name} tensor "
+                f"but is a {t.dtype.name} tensor (no implicit casts: use tracejit.cast)")
+    return first
