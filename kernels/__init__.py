@@ -1,2 +1,3 @@
-"""Numba kernels (fused loops, math, matmul, conv, pooling). Independent of tracejit: kernels
-receive arrays and loop descriptions. Filled by the Numba backend (issue #4)."""
+"""Numba code that knows nothing of tracejit: the loop-nest generator (loops.py), vectorizable
+scalar math (mathfuncs.py) and float16 bit conversion (float16.py). Generated kernels import
+from here; tracejit's backend describes loops to it as plain data and source text."""
