@@ -11,7 +11,7 @@ from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
 from .ir.graph import init_scope  # noqa: F401
 from . import math, nn, linalg, random  # noqa: F401
-from . import data, keras, summary, train, compat  # noqa: F401
+from . import data, keras, summary, train, compat, distribute  # noqa: F401
 
 newaxis = None
 __version__ = "0.1.0"
