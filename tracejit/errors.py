@@ -39,3 +39,15 @@ class DataLossError(OpError):
 
 class FailedPreconditionError(OpError):
     """The system is not in a state where the operation can run."""
+
+
+class UnavailableError(OpError):
+    """The runtime cannot be reached: a worker of a distributed job died or its transport failed."""
+
+
+class AbortedError(OpError):
+    """The operation was aborted: an earlier failure left the distributed job unusable."""
+
+
+class DeadlineExceededError(OpError):
+    """An operation did not complete in time (a collective that another worker never joined)."""
