@@ -10,12 +10,10 @@ and dtype (as with any MPI program); a worker that does not is caught by the col
 timeout (mpi.py) instead of hanging the job.
 """
 import abc
-import threading
 
 import numpy as np
 
 from ..errors import InvalidArgumentError
-from .launch import launched_by_mpi
 
 REDUCE_OPS = ("sum", "mean", "max", "min")
 
@@ -139,22 +137,3 @@ class LocalCommunicator(Communicator):
 
     def barrier(self):
         pass
-
-
-_world = None
-_world_lock = threading.Lock()
-
-
-def get_communicator():
-    """This process's communicator, created on first use: an MPICommunicator over all workers
-    when an MPI launcher started this process as one of several, else a LocalCommunicator.
-    mpi4py is imported only in the first case."""
-    global _world
-    with _world_lock:
-        if _world is None:
-            if launched_by_mpi():
-                from .mpi import MPICommunicator
-                _world = MPICommunicator()
-            else:
-                _world = LocalCommunicator()
-        return _world
