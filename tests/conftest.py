@@ -33,7 +33,7 @@ def _isolated_state(monkeypatch):
     """Each test starts eager, without debug output, with no global seed."""
     monkeypatch.delenv("TRACEJIT_DEBUG", raising=False)
     tf.config.run_functions_eagerly(False)
-    tf.config.set_min_kernel_elements(0)      # tests compile every fused group, however small
+    tf.config.set_compile_mode("sync")         # native code is compiled before the first call returns
 
     tf.random.set_seed(None)
     yield

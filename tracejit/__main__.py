@@ -9,13 +9,13 @@ def main(argv=None):
     cache_parser = sub.add_parser("cache", help="the on-disk cache of compiled kernels")
     cache_parser.add_argument("action", choices=["info", "clear"])
     args = parser.parse_args(argv)
-    from .backend.numba import cache
+    from .backend.native import cache
     if args.action == "info":
         print(json.dumps(cache.info(), indent=2))
     else:
         before = cache.info()
         cache.clear()
-        print(f"removed {before['kernel_modules']} kernel module(s), {before['bytes']} bytes from {before['directory']}")
+        print(f"removed {before['native_entries']} native code entries, {before['bytes']} bytes from {before['directory']}")
     return 0
 
 

@@ -15,12 +15,13 @@ def functions_run_eagerly():
     return _run_functions_eagerly
 
 
-known_backends = {"numba", "numpy"}       # backend.register_backend adds more
+known_backends = {"native", "numba", "numpy"}       # backend.register_backend adds more ("numba": former name of native)
 _backend = None
 
 
 def set_backend(name):
-    """'numba' (compiled kernels, the default) or 'numpy' (the reference interpreter)."""
+    """'native' (LLVM code for whole graphs, the default; 'numba' is its former name) or 'numpy'
+    (the reference interpreter)."""
     global _backend
     if name not in known_backends:
         raise ValueError(f"unknown backend {name!r}; choose one of {sorted(known_backends)}")
@@ -30,36 +31,31 @@ def set_backend(name):
 def backend():
     if _backend is not None:
         return _backend
-    name = os.environ.get("TRACEJIT_BACKEND", "numba")
+    name = os.environ.get("TRACEJIT_BACKEND", "native")
     if name not in known_backends:
         raise ValueError(f"TRACEJIT_BACKEND={name!r} is not one of {sorted(known_backends)}")
     return name
 
 
-# Tiered compilation. A first call compiles kernels only for fused groups of at least
-# min_kernel_elements; smaller groups run op by op on NumPy. After tier_up_calls calls of the
-# same concrete function the small groups are compiled too: a small kernel saves ~2 us per call
-# but costs ~0.2 s to compile cold (measured), which only a function that keeps running earns back.
-_min_kernel_elements = 1024
-_tier_up_calls = 20
+# Native code compiles on a background thread while the interpreter runs the first calls
+# ("background"), or before the first call returns ("sync": deterministic, for tests and benchmarks
+# of steady state). TRACEJIT_COMPILE sets the default.
+_COMPILE_MODES = ("background", "sync")
+_compile_mode = None
 
 
-def set_tier_up_calls(count):
-    global _tier_up_calls
-    _tier_up_calls = int(count)
+def set_compile_mode(mode):
+    global _compile_mode
+    if mode not in _COMPILE_MODES:
+        raise ValueError(f"compile mode must be one of {_COMPILE_MODES}, got {mode!r}")
+    _compile_mode = mode
 
 
-def tier_up_calls():
-    return _tier_up_calls
-
-
-def set_min_kernel_elements(count):
-    global _min_kernel_elements
-    _min_kernel_elements = int(count)
-
-
-def min_kernel_elements():
-    return _min_kernel_elements
+def compile_mode():
+    if _compile_mode is not None:
+        return _compile_mode
+    mode = os.environ.get("TRACEJIT_COMPILE", "background")
+    return mode if mode in _COMPILE_MODES else "background"
 
 
 def debug_level(override=None):

@@ -2,13 +2,15 @@
   can_lower(node) -> bool     may this elementwise node join a fused loop (asked by fusion)
   executable(graph, debug)    the callable that runs the graph: list of arrays -> list of arrays
 and owns its lowering table beside it. Registered here by module path and imported on first
-use, so `import tracejit` stays light: "numba" (generated loop kernels + BLAS, the default)
-and "numpy" (the reference interpreter). Choose with tracejit.config.set_backend(name)."""
+use, so `import tracejit` stays light: "native" (LLVM code for the whole graph, the default;
+"numba" is its former name and still selects it) and "numpy" (the reference interpreter).
+Choose with tracejit.config.set_backend(name)."""
 import importlib
 
 from .. import config
 
-BACKENDS = {"numba": "tracejit.backend.numba", "numpy": "tracejit.backend.interpreter"}
+BACKENDS = {"native": "tracejit.backend.native", "numba": "tracejit.backend.native",
+            "numpy": "tracejit.backend.interpreter"}
 
 
 def current_backend():

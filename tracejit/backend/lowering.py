@@ -1,5 +1,5 @@
 """Lowering tables: each backend maps Primitives to the rules that translate them for it, kept
-next to the backend (backend/numba/lowering.py, backend/interpreter.py). Adding a backend never
+next to the backend (backend/native/lowering.py, backend/interpreter.py). Adding a backend never
 touches ops/; adding an op adds one entry per backend that should compute it natively (a backend
 without an entry runs the op another way, e.g. through its NumPy implementation)."""
 

@@ -156,7 +156,12 @@ def _strided_slice(x, index):
     return _indexed_shape(x.shape, index), x.dtype
 
 
-_strided_slice.impl = lambda x, index: x[index]
+def _strided_slice_impl(x, index):
+    # with an Ellipsis, integer indexing of every dim gives a 0-d view instead of a scalar copy
+    return x[index] if any(i is Ellipsis for i in index) else x[index + (Ellipsis,)]
+
+
+_strided_slice.impl = _strided_slice_impl
 _strided_slice.vjp = lambda g, x, out, index: (_strided_slice_grad(g, x, index=index),)
 
 

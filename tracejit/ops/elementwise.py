@@ -1,6 +1,6 @@
 """Elementwise ops: unary math, binary arithmetic with broadcasting, comparisons, logic,
 select (3-way where) and cast. Each line: name, NumPy impl, vjp, dtypes (and test domain).
-Their loop expressions live in the backends' lowering tables (backend/numba/lowering.py)."""
+Their loop expressions live in the backends' lowering tables (backend/native/lowering.py)."""
 import numpy as np
 
 from .. import dtypes as dt

@@ -1,0 +1,44 @@
+"""Where native code finds BLAS: the CBLAS gemm entry points of the OpenBLAS that NumPy itself
+uses (NumPy's wheels bundle scipy-openblas with 64-bit integer symbols), found with ctypes only
+(no SciPy import, no Numba import). Also checks the NumPy object layout native code relies on."""
+import ctypes
+import glob
+import os
+
+import numpy as np
+
+_SYMBOLS = {"float32": ("scipy_cblas_sgemm64_", "cblas_sgemm64_", "cblas_sgemm"),
+            "float64": ("scipy_cblas_dgemm64_", "cblas_dgemm64_", "cblas_dgemm")}
+_found = {}
+
+
+def _bundled_openblas():
+    package = os.path.dirname(np.__file__)
+    candidates = glob.glob(os.path.join(package, "..", "numpy.libs", "libscipy_openblas64*")) + \
+        glob.glob(os.path.join(package, ".dylibs", "libscipy_openblas64*"))
+    for path in candidates:
+        try:
+            return ctypes.CDLL(path)
+        except OSError:
+            continue
+    return None
+
+
+def gemm_address(dtype_name):
+    """Address of a row-major cblas gemm with 64-bit integers for float32/float64, or None."""
+    if dtype_name not in _found:
+        address = None
+        library = _bundled_openblas() if dtype_name in _SYMBOLS else None
+        for symbol in _SYMBOLS.get(dtype_name, ()) if library is not None else ():
+            function = getattr(library, symbol, None)
+            if function is not None and symbol.endswith("64_"):     # only the 64-bit integer interface
+                address = ctypes.cast(function, ctypes.c_void_p).value
+                break
+        _found[dtype_name] = address
+    return _found[dtype_name]
+
+
+def array_data_offset_ok(offset):
+    """Does the PyArrayObject of this NumPy keep its data pointer at `offset` bytes?"""
+    probe = np.arange(3, dtype=np.float64)
+    return ctypes.c_int64.from_address(id(probe) + offset).value == probe.ctypes.data

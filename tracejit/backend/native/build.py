@@ -1,0 +1,124 @@
+"""Lowering an optimized graph to native code: the memory plan, one LLVM function per native
+segment (the whole graph when every node lowers) in one module, the cache lookup, compilation
+and loading."""
+import time
+
+from ...ir.analysis import shape_size
+from ...ir.primitives import FUSED
+from ...ops import REGISTRY
+from ...primitive import STRUCTURE
+from . import cache
+from .emit import PARALLEL_MIN_ELEMENTS, SegmentEmitter
+from .driver import NativeExecutable
+from .lowering import LOWERINGS, Elementwise
+from .plan import Plan
+from . import rules  # noqa: F401  (registers the non-elementwise lowerings)
+
+_MATMUL = REGISTRY["matmul"]
+_SUPPORTED = {"float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "bool"}
+
+
+class NotLowerable(Exception):
+    """Why a graph cannot run as native code at all (it then runs on the interpreter)."""
+
+
+def is_loop(node):
+    """Does native code compute `node` element by element in a loop?"""
+    if node.prim is FUSED or node.prim.monoid is not None:
+        return True
+    rule = LOWERINGS.get(node.prim)
+    return isinstance(rule, Elementwise) and rule.accepts(node)
+
+
+def is_native(node):
+    if any(v.dtype.name not in _SUPPORTED for v in node.inputs + node.outputs):
+        return False
+    if node.prim is FUSED or node.prim.view or is_loop(node):
+        return True
+    rule = LOWERINGS.get(node.prim)
+    return rule is not None and node.prim.kind != STRUCTURE and rule.accepts(node)
+
+
+def blocking_nodes(graph):
+    """Nodes that run on the host between native segments (for debug output and tests)."""
+    return [n for n in graph.nodes if n.prim.kind != STRUCTURE and not is_native(n)]
+
+
+def _parallel_predicate(graph):
+    """Large elementwise loops run on all cores, in graphs without BLAS calls: OpenMP-style worker
+    threads and OpenBLAS's own threads starve each other on 2 cores (see README)."""
+    if any(n.prim is _MATMUL for n in graph.nodes):
+        return lambda node: False
+
+    def parallel(node):
+        members = node.params["members"] if node.prim is FUSED else [node]
+        return is_loop(node) and members[-1].prim.monoid is None and \
+            shape_size(node.outputs[0].shape) >= PARALLEL_MIN_ELEMENTS
+    return parallel
+
+
+class Lowered:
+    """A graph's native form short of compiled code: the plan and the LLVM IR of every segment.
+    `load_cached()` finds the object code in the cache; `compile()` builds and caches it."""
+
+    def __init__(self, graph):
+        if any(d is None for v in _values(graph) for d in v.shape):
+            raise NotLowerable("the graph has dimensions of unknown size (native code needs static shapes)")
+        from llvmlite import ir
+        self.graph = graph
+        self.plan = Plan(graph, is_native, is_loop, _parallel_predicate(graph))
+        self.extra_slots = [("workspace", None)]
+        slots = {"workspace": len(self.plan.slots)}
+        from kernels.blas import gemm_address
+        for dtype in ("float32", "float64"):
+            address = gemm_address(dtype)
+            if address is not None:
+                slots[f"gemm_{dtype}"] = len(self.plan.slots) + len(self.extra_slots)
+                self.extra_slots.append(("raw", address))
+        native_segments = [i for i, s in enumerate(self.plan.segments) if isinstance(s, list)]
+        if not native_segments:
+            raise NotLowerable("no node of the graph runs natively")
+        module = ir.Module(name=graph.name)
+        self.names, self.kernels, scratch = {}, [], 0
+        for index in native_segments:
+            name = f"segment_{index}"
+            emitter = SegmentEmitter(module, self.plan, self.plan.segments[index], name, slots,
+                                     self.plan.workspace_bytes, parallel=index in self.plan.parallel)
+            emitter.build(final_copies=self.plan.native_copies if index == native_segments[-1] else ())
+            scratch = max(scratch, emitter.scratch_needed)
+            self.kernels += emitter.kernels
+            self.names[index] = name
+        self.ir = str(module)
+        self.key = cache.source_key(self.ir)
+        self.workspace_bytes = self.plan.workspace_bytes + scratch
+        self.compile_seconds = 0.0
+
+    def load_cached(self):
+        """{segment index: function} from the cache, or None."""
+        from .compile import load
+        entry = cache.lookup(self.key)
+        if entry is None:
+            return None
+        functions = load(entry[0], list(self.names.values()))
+        return {index: functions[name] for index, name in self.names.items()}
+
+    def compile(self):
+        from .compile import compile_ir, load
+        start = time.perf_counter()
+        data = compile_ir(self.ir)
+        self.compile_seconds = time.perf_counter() - start
+        cache.store(self.key, data, {"graph": self.graph.name, "functions": list(self.names.values()),
+                                     "compile_seconds": self.compile_seconds})
+        functions = load(data, list(self.names.values()))
+        return {index: functions[name] for index, name in self.names.items()}
+
+    def executable(self, functions, lock):
+        return NativeExecutable(self.plan, functions, self.extra_slots, self.workspace_bytes, lock, self.kernels)
+
+
+def _values(graph):
+    yield from graph.inputs
+    for v, _ in graph.variables:
+        yield v
+    for node in graph.nodes:
+        yield from node.outputs
