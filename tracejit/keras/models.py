@@ -2,11 +2,14 @@
 summary / save_weights / load_weights. fit and evaluate run their steps as @function."""
 import sys
 import time
+import zipfile
 
 import numpy as np
 
 from .. import ops
 from ..autodiff import GradientTape
+from ..errors import DataLossError
+from ..fileio import atomic_write, npz_bytes
 from ..jit import function
 from ..tensor import Tensor
 from . import callbacks as callbacks_module
@@ -151,12 +154,18 @@ class Model(Layer):
         weights = self.weights
         if not weights:
             raise ValueError(f"{self.name}: the model has no weights yet (call it on data or build it first)")
-        with open(filepath, "wb") as f:
-            np.savez(f, **{f"{i:04d}:{w.name}": w.numpy() for i, w in enumerate(weights)})
+        arrays = {f"{i:04d}:{w.name}": w.numpy() for i, w in enumerate(weights)}
+        atomic_write(filepath, npz_bytes(arrays))      # a crash leaves the old file or the new one
 
     def load_weights(self, filepath):
-        with np.load(filepath) as archive:
-            arrays = [archive[key] for key in sorted(archive.files)]
+        try:
+            with np.load(filepath) as archive:
+                arrays = [archive[key] for key in sorted(archive.files, key=_weight_position)]
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:       # truncated, corrupt, not .npz
+            raise DataLossError(f"{filepath} is not a readable weights archive (.npz written by save_weights): "
+                                f"{type(error).__name__}: {error}") from None
         weights = self.weights
         if len(arrays) != len(weights):
             raise ValueError(f"{filepath} holds {len(arrays)} weight arrays; the model has {len(weights)}")
@@ -234,6 +243,14 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape) if self._input_shape is not None else "multiple"
             rows.append((layer.name, type(layer).__name__, shape, layer.count_params()))
         return rows
+
+
+def _weight_position(key):
+    """save_weights keys are "<position>:<name>"; order by the number (a string sort breaks at 10000)."""
+    position = key.split(":", 1)[0]
+    if not position.isdigit():
+        raise DataLossError(f"weights archive key {key!r} does not start with a weight position")
+    return int(position)
 
 
 def _batches(x, y, batch_size, shuffle):
