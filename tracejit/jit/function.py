@@ -249,7 +249,7 @@ def _fast_key(args):
         kind = type(a)
         if kind is Tensor and a._symbol is None:
             key.append((a._dtype, a._shape))
-        elif kind is np.ndarray:
+        elif kind is np.ndarray and a.dtype.isnative:        # other byte orders are converted by the slow path
             key.append((a.dtype, a.shape))
         else:
             return None

@@ -29,7 +29,7 @@ def _tensor_leaf(path, array_or_tensor, spec=None):
     if isinstance(array_or_tensor, Tensor):
         array = array_or_tensor._value
     else:
-        array = np.asarray(array_or_tensor)
+        array = dt.native_byte_order(np.asarray(array_or_tensor))     # e.g. '>i4' data read from a file
     spec = spec or TensorSpec(array.shape, dt.as_dtype(array.dtype))
     return Leaf(TENSOR, path, ("T", spec.dtype.name, tuple(spec.shape)), array, spec)
 

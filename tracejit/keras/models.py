@@ -85,6 +85,7 @@ class Model(Layer):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None):
         self._require_compiled("fit")
+        _check_cardinality(x, y)
         if validation_split and validation_data is None:
             if not 0 < validation_split < 1:
                 raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
@@ -124,6 +125,7 @@ class Model(Layer):
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, return_dict=False):
         self._require_compiled("evaluate")
+        _check_cardinality(x, y)
         test = self._step_function("test")
         self._reset_metrics()
         batches = list(_batches(x, y, batch_size or 32, shuffle=False))
@@ -251,6 +253,17 @@ def _weight_position(key):
     if not position.isdigit():
         raise DataLossError(f"weights archive key {key!r} does not start with a weight position")
     return int(position)
+
+
+def _check_cardinality(x, y):
+    """Keras' check: x and y must hold the same number of samples (else batches would pair wrong rows)."""
+    from ..data import Dataset
+    if isinstance(x, Dataset) or y is None:
+        return
+    sizes = {"x": len(x), "y": len(y)}
+    if sizes["x"] != sizes["y"]:
+        raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
+                         f"'x' sizes: {sizes['x']}, 'y' sizes: {sizes['y']}")
 
 
 def _batches(x, y, batch_size, shuffle):
