@@ -51,11 +51,7 @@ def _read_only(element):
 
 def _count(what, count):
     """An element count: an int or an integer scalar tensor (floats are refused, not truncated)."""
-    if isinstance(count, Tensor):
-        count = count.numpy()
-    if isinstance(count, np.ndarray) and count.ndim == 0:
-        count = count[()]
-    return integer(f"Dataset.{what}", "count", count)
+    return integer(f"Dataset.{what}", "count", count.numpy() if isinstance(count, Tensor) else count)
 
 
 class Dataset:
