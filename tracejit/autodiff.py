@@ -87,8 +87,11 @@ class GradientTape:
         if unconnected_gradients not in ("none", "zero"):
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
         self._used = True
-        targets = [convert_to_tensor(t) for t in nest.flatten(target)]
-        seeds = [None] * len(targets) if output_gradients is None else nest.flatten(output_gradients)
+        flat_targets = nest.flatten(target)
+        seeds = [None] * len(flat_targets) if output_gradients is None else nest.flatten(output_gradients)
+        # a None target (e.g. a loss that is not a float) contributes no gradient
+        seeds = [seed for t, seed in zip(flat_targets, seeds) if t is not None]
+        targets = [convert_to_tensor(t) for t in flat_targets if t is not None]
         with self.stop_recording():
             grads = self._backward(targets, seeds)
             results = [self._source_gradient(s, grads, unconnected_gradients) for s in nest.flatten(sources)]

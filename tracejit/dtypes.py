@@ -119,6 +119,12 @@ def as_dtype(value):
                     f"(supported: {', '.join(d.name for d in ALL)})")
 
 
+def native_byte_order(array):
+    """`array` itself when its byte order is the machine's, else a native-order copy: compiled
+    kernels (Numba) and BLAS handle native byte order only."""
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
+
+
 def default_dtype_for_array(array):
     """TF's inference for values built from Python objects: int -> int32 (int64 if it does not
     fit), float -> float32, bool -> bool, str/bytes -> string."""

@@ -194,13 +194,20 @@ class Tensor(TensorOperators):
         return self._value
 
     def numpy(self):
+        """A copy, as in TF: mutating it never changes the tensor."""
         value = self._concrete(".numpy()", "return the tensor from the @function and call .numpy() on the result")
-        return value[()] if value.ndim == 0 else value
+        return value[()] if value.ndim == 0 else value.copy()
 
     def __array__(self, dtype=None, copy=None):
+        """NumPy interop without a copy: a read-only view, so writing through it raises instead of
+        silently changing the tensor (np.array(t) gives a writable copy)."""
         value = self._concrete("conversion to a NumPy array",
                                "use tracejit ops instead of NumPy functions inside @function")
-        return value if dtype is None else value.astype(dtype, copy=False)
+        if copy or (dtype is not None and np.dtype(dtype) != value.dtype):
+            return np.array(value, dtype=dtype)
+        view = value.view()
+        view.flags.writeable = False
+        return view
 
     def _scalar(self, what):
         value = self._concrete(what)

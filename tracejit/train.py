@@ -2,8 +2,8 @@
 optimizers, in the checkpoint format of tracejit/checkpoint.py (shared with the TF1 Saver)."""
 import os
 
-from .checkpoint import (assign_all, checkpoint_exists, get_checkpoint_state,  # noqa: F401
-                         latest_checkpoint, read, remove, update_state_file, write)
+from .checkpoint import (assign_all, checkpoint_exists, commit_state, get_checkpoint_state,  # noqa: F401
+                         latest_checkpoint, read, retain, write)
 from .variables import Variable
 
 
@@ -48,12 +48,10 @@ class Checkpoint:
         return write(file_prefix, {name: v.numpy() for name, v in self._pairs()})
 
     def save(self, file_prefix):
+        """As TF: the state file then names this checkpoint only (CheckpointManager keeps a history)."""
         self.save_counter.assign_add(1)
         path = self.write(f"{file_prefix}-{int(self.save_counter)}")
-        directory = os.path.dirname(os.path.abspath(path))
-        state = get_checkpoint_state(directory)
-        kept = [os.path.basename(p) for p in (state.all_model_checkpoint_paths if state else []) if p != path]
-        update_state_file(directory, os.path.basename(path), kept + [os.path.basename(path)])
+        commit_state(path, [path])
         return path
 
     def restore(self, save_path):
@@ -89,12 +87,12 @@ class CheckpointManager:
         return self.checkpoints[-1] if self.checkpoints else None
 
     def save(self, checkpoint_number=None):
-        if checkpoint_number is not None:
-            path = self._checkpoint.write(f"{self._prefix}-{checkpoint_number}")
-        else:
-            path = self._checkpoint.save(self._prefix)
-        self.checkpoints = [p for p in self.checkpoints if p != path] + [path]
-        while self.max_to_keep and len(self.checkpoints) > self.max_to_keep:
-            remove(self.checkpoints.pop(0))
-        update_state_file(self.directory, os.path.basename(path), [os.path.basename(p) for p in self.checkpoints])
+        """Write the checkpoint, move the state file to it, and only then delete the ones beyond
+        max_to_keep (as TF's CheckpointManager, a crash never leaves the state file naming a
+        deleted checkpoint). As TF, save_counter counts every save, numbered or not."""
+        self._checkpoint.save_counter.assign_add(1)
+        number = int(self._checkpoint.save_counter) if checkpoint_number is None else int(checkpoint_number)
+        path = self._checkpoint.write(f"{self._prefix}-{number}")
+        self.checkpoints, dropped = retain(self.checkpoints, path, self.max_to_keep)
+        commit_state(path, self.checkpoints, dropped)
         return path

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import dtypes as dt
 from .context import current_context, init_scope
+from .errors import InvalidArgumentError
 from .naming import scoped_name
 from .ops import array as A
 from .ops.core import convert_to_tensor
@@ -106,12 +107,24 @@ class Variable(TensorOperators):
         return current_context().assign_variable(self, tensor)
 
     def assign_add(self, delta, use_locking=None, name=None, read_value=True):
+        delta = self._update_delta("assign_add", delta)
         with self._lock:
             return self.assign(self.read_value() + delta)
 
     def assign_sub(self, delta, use_locking=None, name=None, read_value=True):
+        delta = self._update_delta("assign_sub", delta)
         with self._lock:
             return self.assign(self.read_value() - delta)
+
+    def _update_delta(self, what, delta):
+        """As TF's AssignAddVariableOp: the delta has the variable's dtype and exactly its shape
+        (no broadcasting: adding a [3] to a [2, 3] variable is a mistake, not a row update)."""
+        delta = convert_to_tensor(delta, dtype=self._dtype)
+        if len(delta.shape) != len(self._shape) or not self._shape.is_compatible_with(delta.shape):
+            raise InvalidArgumentError(
+                f"{what} on variable '{self._name}': cannot update a variable of shape {list(self._shape)} "
+                f"with a delta of shape {list(delta.shape)}; shapes must be equal")
+        return delta
 
     def scatter_nd_update(self, indices, updates, name=None):
         with self._lock:

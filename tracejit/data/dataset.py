@@ -2,6 +2,8 @@
 Tensors. from_tensor_slices / shuffle / batch / map / repeat / take / prefetch, as in tf.data."""
 import numpy as np
 
+from .. import dtypes as dt
+from ..ops.rules import integer
 from ..tensor import Tensor
 
 
@@ -26,8 +28,30 @@ def _as_array(value):
     return value.numpy() if isinstance(value, Tensor) or hasattr(value, "_as_tensor") else np.asarray(value)
 
 
+def _owned_array(value):
+    """A private copy in native byte order: as in TF, a dataset built from arrays does not change
+    when the caller later mutates them."""
+    return dt.native_byte_order(np.array(_as_array(value)))
+
+
 def _to_tensors(element):
-    return _map_structure(lambda a: a if isinstance(a, Tensor) else Tensor(np.asarray(a)), element)
+    return _map_structure(lambda a: a if isinstance(a, Tensor) else Tensor(dt.native_byte_order(np.asarray(a))),
+                          element)
+
+
+def _read_only(element):
+    """as_numpy_iterator's elements, read-only as in TF: they may share the dataset's memory."""
+    def freeze(a):
+        if isinstance(a, np.ndarray):
+            a = a.view()
+            a.flags.writeable = False
+        return a
+    return _map_structure(freeze, element)
+
+
+def _count(what, count):
+    """An element count: an int or an integer scalar tensor (floats are refused, not truncated)."""
+    return integer(f"Dataset.{what}", "count", count.numpy() if isinstance(count, Tensor) else count)
 
 
 class Dataset:
@@ -38,7 +62,7 @@ class Dataset:
     # ---- sources ----
     @staticmethod
     def from_tensor_slices(tensors):
-        data = _map_structure(_as_array, tensors)
+        data = _map_structure(_owned_array, tensors)
         sizes = {len(leaf) for leaf in _leaves(data)}
         if len(sizes) != 1:
             raise ValueError(f"from_tensor_slices: all components need the same first dimension, got {sorted(sizes)}")
@@ -51,7 +75,7 @@ class Dataset:
 
     @staticmethod
     def from_tensors(tensors):
-        data = _map_structure(_as_array, tensors)
+        data = _map_structure(_owned_array, tensors)
         return Dataset(lambda: iter([data]), 1)
 
     @staticmethod
@@ -123,6 +147,11 @@ class Dataset:
         return Dataset(iterate, length)
 
     def take(self, count):
+        """The first `count` elements; count -1 (any negative, as TF's kernel) takes them all."""
+        count = _count("take", count)
+        if count < 0:
+            return Dataset(self._make_iterator, self._length)
+
         def iterate():
             for i, element in enumerate(self._make_iterator()):
                 if i >= count:
@@ -132,6 +161,11 @@ class Dataset:
         return Dataset(iterate, length)
 
     def skip(self, count):
+        """All but the first `count` elements; count -1 (any negative, as TF's kernel) skips them all."""
+        count = _count("skip", count)
+        if count < 0:
+            return Dataset(lambda: iter(()), 0)
+
         def iterate():
             for i, element in enumerate(self._make_iterator()):
                 if i >= count:
@@ -156,7 +190,7 @@ class Dataset:
             yield _to_tensors(element)
 
     def as_numpy_iterator(self):
-        return iter(self._make_iterator())
+        return (_read_only(element) for element in self._make_iterator())
 
     def cardinality(self):
         return -1 if self._length is None else self._length

@@ -113,7 +113,7 @@ class Function:
             return self
         bound = self._bound_instances.get(instance)
         if bound is None:
-            bound = Function(functools.partial(self._python_function, instance), name=self._name,
+            bound = Function(sig.weak_method(self._python_function, instance), name=self._name,
                              input_signature=self._input_signature, reduce_retracing=self._reduce_retracing,
                              debug=self._debug)
             self._bound_instances[instance] = bound
@@ -191,7 +191,7 @@ class Function:
         if level >= 2:
             config.debug_print(f"IR after tracing:\n{graph}")
         concrete = ConcreteFunction(graph, structure, leaves, bound, self._debug)
-        self._traces.append((key, leaves))
+        self._traces.append((key, sig.without_tensor_values(leaves)))
         if any(l.kind == sig.TENSOR and None in l.spec.shape for l in leaves) and key != "input_signature":
             self._relaxed.append(([l.spec for l in leaves if l.kind == sig.TENSOR], concrete))
         else:
@@ -249,7 +249,7 @@ def _fast_key(args):
         kind = type(a)
         if kind is Tensor and a._symbol is None:
             key.append((a._dtype, a._shape))
-        elif kind is np.ndarray:
+        elif kind is np.ndarray and a.dtype.isnative:        # other byte orders are converted by the slow path
             key.append((a.dtype, a.shape))
         else:
             return None

@@ -1,6 +1,10 @@
 """Cache keys for @function calls: the nested structure of args/kwargs with, for each leaf,
 dtype+shape (tensors, ndarrays), value (Python scalars, strings, None), or identity (Variables
 and other objects). Also describes leaves for retrace explanations."""
+import functools
+import inspect
+import weakref
+
 import numpy as np
 
 from .. import dtypes as dt
@@ -25,11 +29,19 @@ class Leaf:
         return repr(self.value)
 
 
+def without_tensor_values(leaves):
+    """The leaves a Function keeps to explain later retraces. Tensor leaves lose their arrays (only
+    dtype and shape matter there), so a trace never keeps a call's arguments alive. Captured objects
+    stay: the cache key holds their id, and keeping them alive keeps that id from being reused."""
+    return [Leaf(leaf.kind, leaf.path, leaf.key, None, leaf.spec) if leaf.kind == TENSOR else leaf
+            for leaf in leaves]
+
+
 def _tensor_leaf(path, array_or_tensor, spec=None):
     if isinstance(array_or_tensor, Tensor):
         array = array_or_tensor._value
     else:
-        array = np.asarray(array_or_tensor)
+        array = dt.native_byte_order(np.asarray(array_or_tensor))     # e.g. '>i4' data read from a file
     spec = spec or TensorSpec(array.shape, dt.as_dtype(array.dtype))
     return Leaf(TENSOR, path, ("T", spec.dtype.name, tuple(spec.shape)), array, spec)
 
@@ -79,6 +91,19 @@ def rebuild_arguments(bound, next_leaf):
         else:
             args.append(value)
     return args, kwargs
+
+
+def weak_method(function, instance):
+    """`function` bound to `instance` without keeping it alive (for @function on methods): the bound
+    Function is the value of a WeakKeyDictionary keyed by the instance, and a strong reference from
+    there would keep the instance, its variables and all its traces alive forever."""
+    instance_ref = weakref.ref(instance)
+
+    @functools.wraps(function)
+    def method(*args, **kwargs):
+        return function(instance_ref(), *args, **kwargs)
+    method.__signature__ = inspect.signature(functools.partial(function, instance))
+    return method
 
 
 def bind_arguments(signature, args, kwargs):

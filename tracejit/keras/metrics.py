@@ -1,4 +1,8 @@
-"""Keras metrics: state in non-trainable Variables, so updates work eagerly and inside @function."""
+"""Keras metrics: state in non-trainable Variables, so updates work eagerly and inside @function.
+An update changes total and count together under the metric's lock, so threads updating and
+reading one metric eagerly never lose an update nor see a total without its count."""
+import threading
+
 from .. import ops
 from ..context import init_scope
 from ..ops.core import convert_to_tensor
@@ -8,6 +12,7 @@ from ..variables import Variable
 class Metric:
     def __init__(self, name=None, dtype="float32"):
         self.name = name or type(self).__name__.lower()
+        self._lock = threading.RLock()
         with init_scope():
             self.total = Variable(0.0, name=f"{self.name}/total", trainable=False, dtype=dtype)
             self.count = Variable(0.0, name=f"{self.name}/count", trainable=False, dtype=dtype)
@@ -20,18 +25,21 @@ class Metric:
         values = ops.cast(convert_to_tensor(values), "float32")
         if sample_weight is not None:
             weight = ops.cast(convert_to_tensor(sample_weight), "float32")
-            self.total.assign_add(ops.reduce_sum(values * weight))
-            self.count.assign_add(ops.reduce_sum(ops.broadcast_to(weight, values.shape)))
+            total, count = ops.reduce_sum(values * weight), ops.reduce_sum(ops.broadcast_to(weight, values.shape))
         else:
-            self.total.assign_add(ops.reduce_sum(values))
-            self.count.assign_add(ops.cast(ops.size(values), "float32"))
+            total, count = ops.reduce_sum(values), ops.cast(ops.size(values), "float32")
+        with self._lock:
+            self.total.assign_add(total)
+            self.count.assign_add(count)
 
     def result(self):
-        return ops.divide(self.total, ops.maximum(self.count, 1e-12))
+        with self._lock:
+            return ops.divide(self.total, ops.maximum(self.count, 1e-12))
 
     def reset_state(self):
-        self.total.assign(0.0)
-        self.count.assign(0.0)
+        with self._lock:
+            self.total.assign(0.0)
+            self.count.assign(0.0)
 
     reset_states = reset_state
 

@@ -2,11 +2,14 @@
 summary / save_weights / load_weights. fit and evaluate run their steps as @function."""
 import sys
 import time
+import zipfile
 
 import numpy as np
 
 from .. import ops
 from ..autodiff import GradientTape
+from ..errors import DataLossError
+from ..fileio import atomic_write, npz_bytes
 from ..jit import function
 from ..tensor import Tensor
 from . import callbacks as callbacks_module
@@ -82,6 +85,7 @@ class Model(Layer):
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose=1, callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, initial_epoch=0, steps_per_epoch=None):
         self._require_compiled("fit")
+        _check_cardinality(x, y)
         if validation_split and validation_data is None:
             if not 0 < validation_split < 1:
                 raise ValueError(f"validation_split must be in (0, 1), got {validation_split}")
@@ -121,6 +125,7 @@ class Model(Layer):
 
     def evaluate(self, x=None, y=None, batch_size=None, verbose=1, return_dict=False):
         self._require_compiled("evaluate")
+        _check_cardinality(x, y)
         test = self._step_function("test")
         self._reset_metrics()
         batches = list(_batches(x, y, batch_size or 32, shuffle=False))
@@ -151,12 +156,18 @@ class Model(Layer):
         weights = self.weights
         if not weights:
             raise ValueError(f"{self.name}: the model has no weights yet (call it on data or build it first)")
-        with open(filepath, "wb") as f:
-            np.savez(f, **{f"{i:04d}:{w.name}": w.numpy() for i, w in enumerate(weights)})
+        arrays = {f"{i:04d}:{w.name}": w.numpy() for i, w in enumerate(weights)}
+        atomic_write(filepath, npz_bytes(arrays))      # a crash leaves the old file or the new one
 
     def load_weights(self, filepath):
-        with np.load(filepath) as archive:
-            arrays = [archive[key] for key in sorted(archive.files)]
+        try:
+            with np.load(filepath) as archive:
+                arrays = [archive[key] for key in sorted(archive.files, key=_weight_position)]
+        except FileNotFoundError:
+            raise
+        except (zipfile.BadZipFile, EOFError, ValueError, OSError) as error:       # truncated, corrupt, not .npz
+            raise DataLossError(f"{filepath} is not a readable weights archive (.npz written by save_weights): "
+                                f"{type(error).__name__}: {error}") from None
         weights = self.weights
         if len(arrays) != len(weights):
             raise ValueError(f"{filepath} holds {len(arrays)} weight arrays; the model has {len(weights)}")
@@ -234,6 +245,25 @@ class Sequential(Model):
             shape = layer.compute_output_shape(shape) if self._input_shape is not None else "multiple"
             rows.append((layer.name, type(layer).__name__, shape, layer.count_params()))
         return rows
+
+
+def _weight_position(key):
+    """save_weights keys are "<position>:<name>"; order by the number (a string sort breaks at 10000)."""
+    position = key.split(":", 1)[0]
+    if not position.isdigit():
+        raise DataLossError(f"weights archive key {key!r} does not start with a weight position")
+    return int(position)
+
+
+def _check_cardinality(x, y):
+    """Keras' check: x and y must hold the same number of samples (else batches would pair wrong rows)."""
+    from ..data import Dataset
+    if isinstance(x, Dataset) or y is None:
+        return
+    sizes = {"x": len(x), "y": len(y)}
+    if sizes["x"] != sizes["y"]:
+        raise ValueError("Data cardinality is ambiguous. Make sure all arrays contain the same number of samples. "
+                         f"'x' sizes: {sizes['x']}, 'y' sizes: {sizes['y']}")
 
 
 def _batches(x, y, batch_size, shuffle):

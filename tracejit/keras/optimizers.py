@@ -1,7 +1,13 @@
 """Keras optimizers written with tracejit ops: eager they update with NumPy, inside @function
 their math joins the graph (fused, and written in place into the variables). Updates use the
 values they compute, never a read-back of what they assigned, so the same code is right in TF1
-graphs, where reads see the state at the start of Session.run."""
+graphs, where reads see the state at the start of Session.run.
+
+An eager step (apply_gradients) holds the optimizer's lock: each step reads and writes slots and
+variables as one unit, so steps from several threads are never lost and equal the same steps in
+some sequential order."""
+import threading
+
 from .. import ops
 from ..context import init_scope
 from ..variables import Variable
@@ -11,6 +17,7 @@ class Optimizer:
     def __init__(self, learning_rate=0.001, name=None):
         self.learning_rate = learning_rate
         self.name = name or type(self).__name__
+        self._lock = threading.RLock()
         with init_scope():
             self.iterations = Variable(0, name=f"{self.name}/iter", trainable=False, dtype="int64")
         self._slots = {}
@@ -39,11 +46,12 @@ class Optimizer:
         missing = [v.name for g, v in pairs if g is None]
         if len(missing) == len(pairs):
             raise ValueError(f"No gradients provided for any variable: {missing}")
-        step = ops.cast(self.iterations + 1, "float32")    # the new count, whether or not reads see the assign
-        self.iterations.assign_add(1)
-        for g, v in pairs:
-            if g is not None:
-                self._update(v, ops.cast(g, v.dtype), step)
+        with self._lock:
+            step = ops.cast(self.iterations + 1, "float32")    # the new count, whether or not reads see the assign
+            self.iterations.assign_add(1)
+            for g, v in pairs:
+                if g is not None:
+                    self._update(v, ops.cast(g, v.dtype), step)
         return self.iterations
 
     def minimize(self, loss, var_list, tape=None):

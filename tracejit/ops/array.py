@@ -11,7 +11,7 @@ from . import core
 from .broadcast import ones_like, sum_to, zeros_like
 from .core import convert_to_tensor, op, static_shape
 from .reduction import reduce_prod, reduce_sum
-from .rules import broadcast_shapes, normalize_axis
+from .rules import broadcast_shapes, integer, normalize_axis
 from .shape import broadcast_to, reshape, shape
 
 
@@ -361,10 +361,13 @@ def one_hot(indices, depth, on_value=None, off_value=None, axis=None, dtype=None
     indices = convert_to_tensor(indices)
     dtype = dt.as_dtype(dtype) if dtype is not None else dt.float32
     rank = indices.ndim + 1
-    axis = -1 if axis is None else axis
+    axis = -1 if axis is None else integer("one_hot", "axis", axis)
     if not -rank <= axis < rank:
         raise InvalidArgumentError(f"one_hot: axis {axis} out of range for output rank {rank}")
-    return _one_hot(indices, depth=int(depth), on_value=1 if on_value is None else on_value,
+    depth = integer("one_hot", "depth", depth.numpy() if isinstance(depth, Tensor) else depth)
+    if depth < 0:
+        raise InvalidArgumentError(f"one_hot: depth must be non-negative, got: {depth}")
+    return _one_hot(indices, depth=depth, on_value=1 if on_value is None else on_value,
                     off_value=0 if off_value is None else off_value, axis=axis % rank, dtype=dtype)
 
 
@@ -407,7 +410,22 @@ def arange(start, limit=None, delta=1, dtype=None, name=None):
     if any(v.dtype == dt.float64 for v in values) or any(v.dtype == dt.int64 for v in values):
         inferred = dt.float64 if inferred.is_floating else dt.int64
     dtype = dt.as_dtype(dtype) if dtype is not None else inferred
-    return Tensor(np.arange(*(v.numpy() for v in values)).astype(dtype.np))
+    for what, v in zip(("start", "limit", "delta"), values):
+        if v.ndim:
+            raise InvalidArgumentError(f"range: {what} must be a scalar, not shape {list(v.shape)}")
+    start, limit, delta = (v.numpy() for v in values)
+    _check_range(start, limit, delta)
+    return Tensor(np.arange(start, limit, delta).astype(dtype.np))
+
+
+def _check_range(start, limit, delta):
+    """TF's RangeOp checks: a zero step never ends, a step away from the limit is a mistake."""
+    if delta == 0:
+        raise InvalidArgumentError(f"range: Requires delta != 0: {delta}")
+    if delta > 0 and start > limit:
+        raise InvalidArgumentError(f"range: Requires start <= limit when delta > 0: {start}/{limit}")
+    if delta < 0 and start < limit:
+        raise InvalidArgumentError(f"range: Requires start >= limit when delta < 0: {start}/{limit}")
 
 
 def where_indices(condition):

@@ -43,12 +43,33 @@ def _is_tensor_like(x):
 
 
 def _python_array(value):
-    """ndarray from Python values; strings become object arrays of bytes like TF."""
-    array = np.asarray(value)
+    """ndarray from Python values; strings become object arrays of bytes like TF. Values TF cannot
+    convert (arbitrary objects, None, ragged nesting) raise TF's ValueError."""
+    try:
+        array = np.asarray(value)
+    except ValueError:
+        raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: {_short(value)}") from None
     if array.dtype.kind in "US":
         encode = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])
         array = encode(array) if array.size else array.astype(object)
+    elif array.dtype.kind == "O":
+        _check_object_elements(value, array)
     return array
+
+
+def _check_object_elements(value, array):
+    """An object array converts only when it holds strings (a string tensor). The error names the
+    first element that is no number, bool or string, else the first one that is no string."""
+    elements = array.reshape(-1).tolist()
+    if all(isinstance(e, (str, bytes)) for e in elements):
+        return
+    unsupported = [e for e in elements if not isinstance(e, (str, bytes, bool, int, float, np.generic))]
+    offending = unsupported[0] if unsupported else next(e for e in elements if not isinstance(e, (str, bytes)))
+    if array.ndim == 0:
+        raise ValueError(f"Attempt to convert a value ({_short(value)}) with an unsupported type "
+                         f"({type(offending)}) to a Tensor.")
+    raise ValueError(f"Failed to convert a NumPy array to a Tensor (Unsupported object type "
+                     f"{type(offending).__name__}): {_short(value)}")
 
 
 def _convertible(src, dst, from_python):
@@ -90,9 +111,11 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
         info = np.iinfo(target.np)
         if array.min() < info.min or array.max() > info.max:
             raise TypeError(f"Cannot convert {_short(value)} to {target.name}: value out of range")
-    if target.kind == "s":
-        return Tensor(array)
-    return Tensor(np.asarray(array, dtype=target.np))
+    # A tensor owns its values, as in TF: an ndarray is copied (mutating it later must not change
+    # the tensor), and into the native byte order, the only one the compiled kernels handle.
+    # Arrays built from Python values are new already.
+    own = np.asarray if from_python else np.array
+    return Tensor(own(array, dtype=object if target.kind == "s" else target.np))
 
 
 def _unregistered_packing(tensors):
@@ -129,8 +152,10 @@ def convert_inputs(prim, args):
     return [convert_to_tensor(a, dtype_hint=hint if i in group else None) for i, a in enumerate(args)]
 
 
-def static_shape(op_name, shape):
-    """A shape given as list/tuple/ndarray/eager tensor -> tuple of ints (-1 allowed)."""
+def static_shape(op_name, shape, allow_inferred=False):
+    """A shape given as list/tuple/ndarray/eager tensor -> tuple of ints. Dims must be integers
+    (TF refuses 2.5 or True rather than truncating them) and >= 0; with `allow_inferred` (reshape)
+    one dim may be -1 or None, the size to infer."""
     if isinstance(shape, Tensor):
         if shape.is_symbolic:
             raise TracingError(f"{op_name}: the target shape must be known while tracing; got a symbolic "
@@ -140,9 +165,19 @@ def static_shape(op_name, shape):
         shape = shape.tolist()
     if isinstance(shape, (int, np.integer)):
         shape = [shape]
-    try:
-        return tuple(-1 if d is None else int(d) for d in shape)
-    except (TypeError, ValueError):
-        raise TypeError(f"{op_name}: shape must be a list of ints, got {shape!r}") from None
+    if not isinstance(shape, (list, tuple)):
+        raise TypeError(f"{op_name}: shape must be a list of integers, got {_short(shape)}")
+    return tuple(_dimension(op_name, shape, d, allow_inferred) for d in shape)
+
+
+def _dimension(op_name, shape, d, allow_inferred):
+    if d is None and allow_inferred:
+        return -1
+    if isinstance(d, (bool, np.bool_)) or not isinstance(d, (int, np.integer)):
+        raise TypeError(f"{op_name}: shape must be a list of integers, got {list(shape)} "
+                        f"({d!r} is a {type(d).__name__})")
+    if d < 0 and not (d == -1 and allow_inferred):
+        raise InvalidArgumentError(f"{op_name}: dimension {d} in shape {list(shape)} must be >= 0")
+    return int(d)
 
 

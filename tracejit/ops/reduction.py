@@ -92,12 +92,15 @@ _any = _reduction("reduce_any", lambda x, axis, keepdims: np.any(x, axis=axis, k
 _all = _reduction("reduce_all", lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
 
 
+def _static_axis(axis):
+    """An axis given as an eager tensor -> its Python value (ints are checked by the normalizers)."""
+    return axis.numpy().tolist() if isinstance(axis, Tensor) or hasattr(axis, "_as_tensor") else axis
+
+
 def _public(prim):
     def reduce(input_tensor, axis=None, keepdims=False, name=None):
         x = convert_to_tensor(input_tensor)
-        if axis is not None and not isinstance(axis, (int, np.integer)):
-            axis = np.asarray(axis.numpy() if hasattr(axis, "numpy") else axis).tolist()
-        return prim(x, axis=normalize_axes(prim.name, axis, x.ndim), keepdims=bool(keepdims))
+        return prim(x, axis=normalize_axes(prim.name, _static_axis(axis), x.ndim), keepdims=bool(keepdims))
     reduce.__name__ = prim.name
     return reduce
 
@@ -118,15 +121,34 @@ def _arg_rule(x, axis, output_type):
     return reduced_shape(x.shape, (axis,), False), output_type
 
 
+def _tf_argmax(x, axis):
+    """TF's CPU rule (Eigen's ArgMaxPairReducer, a scan from (index 0, lowest finite value) that
+    moves on a strictly greater value): NaN never wins, ties go to the first index, and a slice
+    with nothing above the lowest finite value (all NaN, or NaN and -inf) gives index 0."""
+    if x.dtype.kind == "f":
+        lowest = np.finfo(x.dtype).min
+        x = np.where(x > lowest, x, lowest)      # NaN > lowest is False: NaN counts as lowest
+    return np.argmax(x, axis=axis)
+
+
+def _tf_argmin(x, axis):
+    """The mirror image of _tf_argmax (Eigen's ArgMinPairReducer, from the highest finite value)."""
+    if x.dtype.kind == "f":
+        highest = np.finfo(x.dtype).max
+        x = np.where(x < highest, x, highest)
+    return np.argmin(x, axis=axis)
+
+
 def _arg(name, fn):
     prim = op(name, REDUCTION, differentiable=False, dtypes=dt.NUMERIC, sample="arg_reduction")(_arg_rule)
     prim.impl = lambda x, axis, output_type: fn(x, axis=axis)
 
     def public(input, axis=None, output_type=dt.int64, name=None):
         x = convert_to_tensor(input)
-        return prim(x, axis=normalize_axis(prim.name, axis or 0, x.ndim), output_type=dt.as_dtype(output_type))
+        axis = 0 if axis is None else _static_axis(axis)
+        return prim(x, axis=normalize_axis(prim.name, axis, x.ndim), output_type=dt.as_dtype(output_type))
     return prim, public
 
 
-_argmax, argmax = _arg("argmax", np.argmax)
-_argmin, argmin = _arg("argmin", np.argmin)
+_argmax, argmax = _arg("argmax", _tf_argmax)
+_argmin, argmin = _arg("argmin", _tf_argmin)

@@ -1,4 +1,6 @@
 """Shape/dtype helpers for op type rules. Unknown dims are None."""
+import numpy as np
+
 from ..errors import InvalidArgumentError
 
 
@@ -20,19 +22,33 @@ def broadcast_shapes(op_name, *shapes):
     return tuple(result)
 
 
+def integer(op_name, what, value):
+    """`value` as an int: Python and NumPy integers only. Floats and bools are refused (TF's
+    conversion to int32 refuses them too) instead of being truncated into a different meaning."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise TypeError(f"{op_name}: {what} must be an integer, got {value!r} ({type(value).__name__})")
+    return int(value)
+
+
 def normalize_axis(op_name, axis, rank):
+    axis = integer(op_name, "axis", axis)
     if not -rank <= axis < max(rank, 1) or (rank == 0 and axis not in (0, -1)):
         raise InvalidArgumentError(f"{op_name}: axis {axis} is out of range for a tensor of rank {rank}")
     return axis % rank if rank else 0
 
 
 def normalize_axes(op_name, axis, rank):
-    """axis None -> all axes; int or sequence -> sorted tuple of non-negative axes."""
+    """axis None -> all axes; int or sequence of ints -> sorted tuple of non-negative axes. An axis
+    named twice is an error, as in TF."""
     if axis is None:
         return tuple(range(rank))
-    axes = (axis,) if isinstance(axis, int) else tuple(axis)
-    normalized = sorted({normalize_axis(op_name, int(a), rank) for a in axes})
-    return tuple(normalized)
+    if isinstance(axis, np.ndarray):
+        axis = axis.tolist()
+    axes = axis if isinstance(axis, (list, tuple)) else (axis,)
+    normalized = [normalize_axis(op_name, a, rank) for a in axes]
+    if len(set(normalized)) != len(normalized):
+        raise InvalidArgumentError(f"{op_name}: axis {list(axes)} names the same dimension twice (rank {rank})")
+    return tuple(sorted(normalized))
 
 
 def reduced_shape(shape, axes, keepdims):

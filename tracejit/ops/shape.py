@@ -41,7 +41,7 @@ _reshape.vjp = lambda g, x, out, shape: (_to_shape_of(g, x),)
 
 
 def reshape(tensor, shape, name=None):
-    return _reshape(tensor, shape=static_shape("reshape", shape))
+    return _reshape(tensor, shape=static_shape("reshape", shape, allow_inferred=True))
 
 
 @op("transpose", SHAPE, view=True, sample="transpose")

@@ -4,13 +4,18 @@ import contextlib
 import numpy as np
 
 from . import events
+from .writer import EventFileWriter
 
 _default_writers = []
 
 
 class SummaryWriter:
-    def __init__(self, logdir, flush_millis=None, filename_suffix=""):
-        self._writer = events.EventFileWriter(logdir, filename_suffix)
+    """Events wait in a queue of `max_queue` and reach the file when the queue overflows, every
+    `flush_millis`, on flush()/close(), on leaving as_default() and at exit (writer.py)."""
+
+    def __init__(self, logdir, max_queue=10, flush_millis=120000, filename_suffix=""):
+        self._writer = EventFileWriter(logdir, filename_suffix, max_queue=max_queue,
+                                       flush_secs=flush_millis / 1000.0)
         self.logdir = logdir
 
     @contextlib.contextmanager
@@ -33,7 +38,9 @@ class SummaryWriter:
 
 
 def create_file_writer(logdir, max_queue=None, flush_millis=None, filename_suffix=None, name=None):
-    return SummaryWriter(logdir, flush_millis, filename_suffix or "")
+    """TF's defaults: max_queue 10, flush_millis 120000 (two minutes)."""
+    return SummaryWriter(logdir, 10 if max_queue is None else max_queue,
+                         120000 if flush_millis is None else flush_millis, filename_suffix or "")
 
 
 def _concrete(data, what):

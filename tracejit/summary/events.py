@@ -1,7 +1,6 @@
 """TensorBoard event files without protobuf or TensorFlow: Event / Summary / HistogramProto /
-GraphDef messages encoded by hand, written as TFRecords (length, masked CRC32C, data, masked CRC32C)."""
-import os
-import socket
+GraphDef messages encoded by hand, framed as TFRecords (length, masked CRC32C, data, masked CRC32C).
+writer.py writes them to files."""
 import struct
 import time
 
@@ -121,22 +120,3 @@ def masked_crc(data):
 def record(data):
     length = struct.pack("<Q", len(data))
     return length + struct.pack("<I", masked_crc(length)) + data + struct.pack("<I", masked_crc(data))
-
-
-class EventFileWriter:
-    def __init__(self, logdir, filename_suffix=""):
-        os.makedirs(logdir, exist_ok=True)
-        self.path = os.path.join(logdir, f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
-                                         f".{os.getpid()}.{id(self) % 100000}{filename_suffix}")
-        self._file = open(self.path, "wb")
-        self.write(event(file_version="brain.Event:2"))
-
-    def write(self, event_bytes):
-        self._file.write(record(event_bytes))
-
-    def flush(self):
-        self._file.flush()
-
-    def close(self):
-        if not self._file.closed:
-            self._file.close()

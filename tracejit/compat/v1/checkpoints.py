@@ -1,10 +1,8 @@
 """compat.v1.train.Saver over the shared checkpoint format (tracejit/checkpoint.py)."""
-import os
-
 import numpy as np
 
-from ...checkpoint import (CheckpointState, assign_all, checkpoint_exists, get_checkpoint_state,  # noqa: F401
-                           latest_checkpoint, read, remove, update_state_file, write)
+from ...checkpoint import (CheckpointState, assign_all, checkpoint_exists, commit_state,  # noqa: F401
+                           get_checkpoint_state, latest_checkpoint, read, retain, write)
 
 
 def _step(global_step):
@@ -34,12 +32,8 @@ class Saver:
         step = _step(global_step)
         prefix = save_path if step is None else f"{save_path}-{step}"
         write(prefix, {name: v.numpy() if v.ndim else np.asarray(v.numpy()) for name, v in self._pairs})
-        self._kept = [p for p in self._kept if p != prefix] + [prefix]
-        while self.max_to_keep and len(self._kept) > self.max_to_keep:
-            remove(self._kept.pop(0))
-        directory = os.path.dirname(os.path.abspath(prefix))
-        update_state_file(directory, os.path.basename(prefix), [os.path.basename(p) for p in self._kept],
-                          latest_filename or "checkpoint")
+        self._kept, dropped = retain(self._kept, prefix, self.max_to_keep)
+        commit_state(prefix, self._kept, dropped, latest_filename or "checkpoint")   # as TF: pointer, then delete
         return prefix
 
     def restore(self, sess, save_path):

@@ -3,6 +3,7 @@ bytes, merge_all, and FileWriter(logdir, graph).add_summary(bytes, global_step).
 import numpy as np
 
 from ...summary import events
+from ...summary.writer import EventFileWriter
 from ...tensor import Tensor
 from .graph_mode import get_default_graph
 
@@ -44,8 +45,11 @@ def merge_all(key=None, scope=None, name=None):
 
 
 class FileWriter:
+    """Events reach the file when more than `max_queue` wait, every `flush_secs`, on flush()/close()
+    and at exit (summary/writer.py): a killed process loses at most the queued events."""
+
     def __init__(self, logdir, graph=None, max_queue=10, flush_secs=120, filename_suffix=None):
-        self._writer = events.EventFileWriter(logdir, filename_suffix or "")
+        self._writer = EventFileWriter(logdir, filename_suffix or "", max_queue=max_queue, flush_secs=flush_secs)
         self.logdir = logdir
         if graph is not None:
             self.add_graph(graph)
