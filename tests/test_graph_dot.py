@@ -12,7 +12,7 @@ import tracejit as tf
 from tracejit.__main__ import main
 
 STATEMENT = re.compile(r'^\s*(?:"(?P<node>[^"]+)" \[(?P<attrs>.*)\];|"(?P<src>[^"]+)" -> "(?P<dst>[^"]+)" \[.*\];'
-                       r'|subgraph "(?P<cluster>cluster_\d+)" \{|label=.*;|\}|rankdir=TB;|node \[.*\];|edge \[.*\];'
+                       r'|subgraph "(?P<cluster>cluster_\d+)" \{|label=.*;|\}|rankdir=TB;|(?:graph|node|edge) \[.*\];'
                        r'|digraph "(?:[^"\\]|\\.)*" \{)$')
 
 

@@ -104,7 +104,7 @@ def test_bisection_names_a_broken_pass(monkeypatch):
     assert not report.ok
     assert [m.what for m in report.mismatches] == ["output 0", "variable 'v:0'"]
     assert report.culprit == "pass 'simplify'" and report.culprit_passes == ["simplify"]
-    assert report.culprit_record.changes == ["%2 = multiply by 2 rewritten as multiply by 3"]
+    assert [r.changes for r in report.culprit_records] == [["%2 = multiply by 2 rewritten as multiply by 3"]]
     assert ("with pass 'simplify' disabled", True) in report.steps
     assert ("with pass 'fuse' disabled", False) in report.steps
     assert "culprit: pass 'simplify'" in str(report)

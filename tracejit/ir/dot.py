@@ -79,7 +79,7 @@ class _DotWriter:
         self.edges_into(dot_id, node.inputs[1:])
 
     def write(self):
-        self.lines += [f"digraph {_quote(self.graph.name)} {{", "  rankdir=TB;",
+        self.lines += [f"digraph {_quote(self.graph.name)} {{", "  rankdir=TB;", '  graph [fontname="monospace"];',
                        '  node [shape=box, fontname="monospace", fontsize=10];', "  edge [fontsize=8];"]
         self.graph_inputs()
         clusters = assigns = 0

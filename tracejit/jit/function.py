@@ -190,7 +190,6 @@ class Function:
     def trace_report(self):
         """What the traces did that compiled calls will not: Python side effects, values baked in
         as constants (marked when their source has changed since), leaked tensors, Variables created."""
-        self._findings = merge_findings(self._findings)
         mark_changed_values(self._findings)
         return TraceReport(self._name, self._findings, self._report_notes)
 
@@ -255,10 +254,10 @@ class Function:
                                allow_variable_creation=not self._history,
                                capture_bytes=config.max_constant_bytes(), observer=monitor)
         except BaseException:
-            self._findings += monitor.findings(after_error=True)
+            self._findings = merge_findings(self._findings + monitor.findings(after_error=True))
             raise
         found = monitor.findings()
-        self._findings += found
+        self._findings = merge_findings(self._findings + found)     # bounded by distinct (kind, line, name)
         self._report_notes += [n for n in monitor.notes if n not in self._report_notes]
         if level >= 1 and found:
             config.debug_print(TraceReport(f"{self._name} (trace #{monitor.trace_number})", found))

@@ -63,12 +63,13 @@ class Mismatch:
 class ParityReport:
     """ok; mismatches; and after a bisection: culprit ("pass <name>", "backend", "trace" or
     None), culprit_passes (each pass whose removal alone fixes it), culprit_group (FusedGroup),
-    culprit_record (that pass's PassRecord: what it changed) and steps [(what was tried, ok)]."""
+    culprit_records (the PassRecords of the culprit pass's runs that changed something) and
+    steps [(what was tried, ok)]."""
 
     def __init__(self, function_name, mismatches):
         self.function_name, self.mismatches = function_name, mismatches
-        self.culprit = self.culprit_group = self.culprit_record = None
-        self.culprit_passes, self.steps = [], []
+        self.culprit = self.culprit_group = None
+        self.culprit_passes, self.culprit_records, self.steps = [], [], []
 
     @property
     def ok(self):
@@ -87,8 +88,9 @@ class ParityReport:
             lines.append(f"  culprit: {self.culprit}")
         if self.culprit_group is not None:
             lines.append(f"  fused group: {self.culprit_group}")
-        if self.culprit_record is not None:
-            lines.append("  what that pass changed:\n" + "\n".join("    " + c for c in self.culprit_record.changes))
+        if self.culprit_records:
+            lines.append("  what that pass changed:")
+            lines += ["    " + c for record in self.culprit_records for c in record.changes]
         return "\n".join(lines)
 
     __repr__ = __str__
@@ -185,8 +187,7 @@ class _Bisection:
         if report.culprit_passes:
             name = report.culprit_passes[0]
             report.culprit = f"pass '{name}'"
-            report.culprit_record = next((r for r in reversed(self.concrete.passes) if r.name == name and r.changes),
-                                         None)
+            report.culprit_records = [r for r in self.concrete.passes if r.name == name and r.changes]
         elif self._fixed("with every pass disabled", disabled=set(PASSES)):
             report.culprit = "a combination of passes (no single pass, but all of them together)"
         elif self._fixed("on the NumPy interpreter, every pass disabled", disabled=set(PASSES), backend="numpy"):

@@ -299,7 +299,8 @@ def _generalize(path, observed):
         return TensorSpec(dims, first.spec.dtype), None
     if all(a.kind == sig.STATIC and type(a.value) in (int, float) for a in observed):
         dtype = "float32" if any(isinstance(a.value, float) for a in observed) else "int32"
-        return TensorSpec([], dtype), f"{path} was a Python number: call with tf.constant({path}) to match the signature"
+        note = f"{path} was a Python number: call with tf.constant({path}) to match the signature"
+        return TensorSpec([], dtype), note
     return None, (f"{path} is a Python {first.type_name}, which an input_signature cannot express: bind it with "
                   "functools.partial, or pass it as a tensor")
 

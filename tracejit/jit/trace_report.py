@@ -115,7 +115,7 @@ def _location(frame):
 
 def _is_user_code(code):
     filename = code.co_filename
-    return not (filename.startswith(_PACKAGE_DIR) or filename.startswith(_LIBRARY_DIRS) or filename.startswith("<frozen"))
+    return not filename.startswith((_PACKAGE_DIR, "<frozen") + _LIBRARY_DIRS)
 
 
 def _line_accesses(code):

@@ -102,7 +102,8 @@ def optimize(graph, debug=None, fusion=True, can_lower=None, disabled=()):
         records.append(record)
         text = after
         if level >= 2 and changes:
-            config.debug_print(f"after {record.summary()}: {record.why}\n  " + "\n  ".join(changes) + "\n" + record.diff)
+            config.debug_print(f"after {record.summary()}: {record.why}\n  " + "\n  ".join(changes) + "\n"
+                               + record.diff)
     return graph, records
 
 
