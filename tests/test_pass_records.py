@@ -152,6 +152,12 @@ def test_parity_tolerances_are_per_dtype():
     assert report.ok
 
 
+def test_parity_compares_integer_and_nested_outputs_exactly():
+    f = tf.function(lambda x: {"count": tf.reduce_sum(tf.cast(x > 0.5, tf.int32)), "pair": (x * 2.0, None), "n": 3})
+    report = tracejit.debug.check_parity(f, tf.constant([0.1, 0.7, 0.9]))
+    assert report.ok
+
+
 def test_parity_refuses_random_functions():
     with pytest.raises(ValueError, match="draws random numbers"):
         tracejit.debug.check_parity(lambda x: x + tf.random.uniform([2]), tf.ones([2]))

@@ -41,7 +41,8 @@ class Mismatch:
         self.expected_shape, self.actual_shape = expected.shape, actual.shape
         self.dtype = expected.dtype.name
         self.max_abs_error = self.worst_index = self.expected_value = self.actual_value = None
-        if expected.shape == actual.shape and expected.dtype == actual.dtype and expected.size:
+        numeric = expected.dtype.kind in "biuf"
+        if numeric and expected.shape == actual.shape and expected.dtype == actual.dtype and expected.size:
             error = np.abs(actual.astype(np.float64) - expected.astype(np.float64))
             error = np.where(np.isnan(error) & (np.isnan(actual) == np.isnan(expected)), 0.0, error)
             self.worst_index = tuple(int(i) for i in np.unravel_index(np.argmax(error), error.shape))
@@ -52,7 +53,7 @@ class Mismatch:
     def __str__(self):
         if self.worst_index is None:
             return (f"{self.what}: eager gives {self.dtype}{list(self.expected_shape)}, compiled "
-                    f"{list(self.actual_shape)} of another shape or dtype")
+                    f"{list(self.actual_shape)} with other values, shape or dtype")
         return (f"{self.what} ({self.dtype}{list(self.expected_shape)}): max abs error {self.max_abs_error:.3g} at "
                 f"{list(self.worst_index)}: eager {self.expected_value!r}, compiled {self.actual_value!r} "
                 f"(rtol={self.rtol}, atol={self.atol})")
@@ -166,9 +167,15 @@ def _compare(expected, actual, tolerances):
     mismatches = []
     for (what, e), (_, a) in zip(expected, actual):
         rtol, atol = tolerances.get(e.dtype.name, (0.0, 0.0))
-        if not (e.shape == a.shape and e.dtype == a.dtype and np.allclose(a, e, rtol=rtol, atol=atol, equal_nan=True)):
+        if not (e.shape == a.shape and e.dtype == a.dtype and _close(e, a, rtol, atol)):
             mismatches.append(Mismatch(what, e, a, rtol, atol))
     return mismatches
+
+
+def _close(expected, actual, rtol, atol):
+    if expected.dtype.kind == "f":
+        return np.allclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+    return np.array_equal(actual, expected)         # integers, bools, strings: exactly
 
 
 class _Bisection:
