@@ -30,7 +30,6 @@ import numpy as np
 
 from .. import config
 from ..tensor import Tensor
-from ..variables import Variable
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
 _LIBRARY_DIRS = tuple({sysconfig.get_paths()[k] + os.sep for k in ("stdlib", "platstdlib", "purelib", "platlib")})
@@ -137,10 +136,18 @@ def _line_accesses(code):
     return lines
 
 
+def _is_data(value):
+    """Numbers, bools, NumPy values and eager tensors: what a trace bakes in (Variables are inputs)."""
+    return isinstance(value, _DATA) or (isinstance(value, Tensor) and value._symbol is None)
+
+
+def _array_of(value):
+    return value._value if isinstance(value, Tensor) else value
+
+
 def _fingerprint(value):
     """What a baked value was, compactly: numbers as themselves, arrays by content digest."""
-    if isinstance(value, Tensor):
-        value = value._value
+    value = _array_of(value)
     if isinstance(value, np.ndarray):
         return (value.dtype.str, value.shape, hashlib.blake2b(np.ascontiguousarray(value).tobytes(), digest_size=16)
                 .hexdigest())
@@ -168,7 +175,7 @@ class _BakedSource:
 
 
 class TraceMonitor:
-    """Instruments one trace (a context manager around it). `findings(graph)` after the trace."""
+    """Instruments one trace (a context manager around it); `findings()` once it is over."""
 
     def __init__(self, python_function, trace_number):
         self.trace_number = trace_number
@@ -219,15 +226,17 @@ class TraceMonitor:
         return on_line
 
     def _on_access(self, frame, opname, name):
-        location = _location(frame)
         if opname in _STORES:
-            kind = _STORES[opname]
-            what = "global" if kind == "global_write" else "variable of an enclosing function"
-            self._add(Finding(kind, location, name, f"{what} '{name}' written while tracing: the compiled "
-                              "function does not write it again"))
-            return
-        if ("baked_value", location, name) in self._findings:
-            return
+            self._on_store(_location(frame), _STORES[opname], name)
+        elif ("baked_value", _location(frame), name) not in self._findings:
+            self._on_load(frame, opname, name)
+
+    def _on_store(self, location, kind, name):
+        what = "global" if kind == "global_write" else "variable of an enclosing function"
+        self._add(Finding(kind, location, name, f"{what} '{name}' written while tracing: the compiled function does "
+                          "not write it again"))
+
+    def _on_load(self, frame, opname, name):
         if opname == "LOAD_GLOBAL":
             if name not in frame.f_globals:
                 return                      # a builtin
@@ -236,13 +245,11 @@ class TraceMonitor:
             value = frame.f_locals.get(name)
             cell = self._cells.get(frame.f_code, {}).get(name)
             source = _BakedSource(cell=cell) if cell is not None else None
-        if isinstance(value, Variable) or not (isinstance(value, _DATA) or (isinstance(value, Tensor) and
-                                                                           value._symbol is None)):
-            return
-        self._add_baked(_LOADS[opname], location, name, value, source)
+        if _is_data(value):
+            self._add_baked(_LOADS[opname], _location(frame), name, value, source)
 
     def _add_baked(self, scope, location, name, value, source):
-        nbytes = getattr(value, "nbytes", 0)
+        nbytes = _array_of(value).nbytes if isinstance(value, (np.ndarray, Tensor)) else 0
         if nbytes > self._capture_bytes:
             how = (f"read by reference at every call ({nbytes} bytes, above config.max_constant_bytes): in-place "
                    "updates are seen, rebinding the name is not")
@@ -252,7 +259,7 @@ class TraceMonitor:
                           value=_fingerprint(value), source=source))
 
     def _on_c_call(self, frame, event, function):
-        if event != "c_call" or not self._accesses_user(frame.f_code):
+        if event != "c_call" or self._accesses(frame.f_code) is None:        # not the user's code
             return
         if function is builtins.print:
             self._add(Finding("print", _location(frame), "print", "print() ran only while tracing: the compiled "
@@ -268,9 +275,6 @@ class TraceMonitor:
             elif isinstance(owner, _RANDOM_SOURCES):
                 self._add(Finding("python_random", _location(frame), name, f"{type(owner).__name__}.{name}() drew a "
                                   "random number once, while tracing; the compiled function reuses it: use tf.random"))
-
-    def _accesses_user(self, code):
-        return self._accesses(code) is not None
 
     # ---- the trace context's observer interface ----
     def on_tensor(self, tensor):
