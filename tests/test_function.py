@@ -26,7 +26,7 @@ def test_float32_then_float16_twice_traces_exactly_twice(capsys):
         assert identity(x).dtype == x.dtype
     assert identity.experimental_get_tracing_count() == 2
     assert capsys.readouterr().out.count("Creating graph!") == 2
-    assert [str(r) for r in identity.retraces] == ["identity retraced: x: float32[10,10] -> float16[10,10]"]
+    assert [r.summary for r in identity.retraces] == ["identity retraced: x: float32[10,10] -> float16[10,10]"]
     assert identity.retraces[0].changes == [("x", "float32[10,10]", "float16[10,10]")]
 
 
@@ -36,7 +36,7 @@ def test_shape_change_retraces_and_is_explained():
     f(x32((4, 3)))
     f(x32((2, 3)))
     assert f.experimental_get_tracing_count() == 2
-    assert str(f.retraces[0]) == "<lambda> retraced: x: float32[2,3] -> float32[4,3]"
+    assert f.retraces[0].summary == "<lambda> retraced: x: float32[2,3] -> float32[4,3]"
 
 
 def test_python_values_are_part_of_the_key():

@@ -50,8 +50,9 @@ def test_traces_remember_shapes_not_arrays():
 
     double(np.zeros((3, 4), np.float32))
     double(np.zeros((5, 4), np.float32))
-    for _, leaves in double._traces:
-        assert [leaf.value for leaf in leaves] == [None] and leaves[0].describe().startswith("float32[")
+    for trace in double._history:
+        assert [argument.value for argument in trace.arguments] == [None]
+        assert trace.arguments[0].describe().startswith("float32[")
     assert "x: float32[3,4] -> float32[5,4]" in str(double.retraces[-1])      # retraces still explained
 
 
@@ -61,7 +62,7 @@ def test_a_dropped_function_frees_its_concrete_functions():
         return x * 2
     double(np.zeros(3, np.float32))
     double(np.zeros(4, np.float32))
-    concretes = [weakref.ref(c) for c in double._cache.values()]
+    concretes = [weakref.ref(c) for c in double._cache.concretes()]
     assert len(concretes) == 2
     del double
     gc.collect()
@@ -81,7 +82,7 @@ def test_decorated_methods_do_not_keep_their_instance_alive():
     assert scaler(np.ones(3, np.float32)).numpy().tolist() == [2.0, 2.0, 2.0]
     assert type(scaler).__call__.__get__(scaler, Scaler) is type(scaler).__call__.__get__(scaler, Scaler)
     instance, variable = weakref.ref(scaler), weakref.ref(scaler.scale)
-    concrete = weakref.ref(next(iter(type(scaler).__call__.__get__(scaler, Scaler)._cache.values())))
+    concrete = weakref.ref(next(iter(type(scaler).__call__.__get__(scaler, Scaler)._cache.concretes())))
     del scaler
     gc.collect()
     assert instance() is None and variable() is None and concrete() is None

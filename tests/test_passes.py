@@ -110,4 +110,7 @@ def test_pipeline_reports_and_result_matches_eager():
 def test_debug_level_2_prints_each_pass(capsys):
     tf.function(lambda x: tf.exp(x) * 1.0 + 2.0, debug=2)(X)
     err = capsys.readouterr().err
-    assert "IR after tracing:" in err and "after simplify (1 change(s))" in err and "after fuse" in err
+    assert "IR after tracing:" in err and "after simplify (1 change(s)" in err and "after fuse" in err
+    # each pass is shown as a unified diff of the IR, not as a whole graph
+    assert "--- before fuse\n+++ after fuse" in err and "+  %5 = fused[exp,add] %0, %4" in err
+    assert "-  %3 = multiply %1, %2" in err and err.count("graph <lambda>(") <= 2

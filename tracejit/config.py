@@ -1,4 +1,5 @@
-"""Global switches: eager execution of @function and the debug level (TRACEJIT_DEBUG=0..4)."""
+"""Global switches: eager execution of @function, backend, tiered compilation, the size above which
+captured arrays are passed by reference, and the debug level (TRACEJIT_DEBUG=0..3)."""
 import os
 import sys
 
@@ -56,6 +57,21 @@ def compile_mode():
         return _compile_mode
     mode = os.environ.get("TRACEJIT_COMPILE", "background")
     return mode if mode in _COMPILE_MODES else "background"
+
+
+# Captured eager arrays larger than this are graph inputs fed by reference at every call rather
+# than constants baked into the graph (no copy in the graph, in-place updates seen, no refolding).
+_max_constant_bytes = 1 << 20
+
+
+def set_max_constant_bytes(nbytes):
+    """Captured arrays above `nbytes` are passed by reference at call time instead of baked in."""
+    global _max_constant_bytes
+    _max_constant_bytes = int(nbytes)
+
+
+def max_constant_bytes():
+    return _max_constant_bytes
 
 
 def debug_level(override=None):

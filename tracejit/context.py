@@ -90,12 +90,20 @@ class EagerContext(Context):
 
 class TraceContext(Context):
     """Records primitives into `graph`. Variables are graph inputs by reference; inside the trace a
-    read returns the variable's current SSA value, so reads after an assign see the assigned value."""
+    read returns the variable's current SSA value, so reads after an assign see the assigned value.
 
-    def __init__(self, graph, allow_variable_creation=True):
+    capture_bytes: eager arrays larger than this become graph inputs fed by reference at call time
+    (graph.captures) instead of constants, so the graph neither copies them nor goes stale when
+    the array is updated in place. observer: told about every symbolic tensor and Variable the
+    trace creates (`on_tensor(tensor)`, `on_variable_created(variable, location, allowed)`), for
+    @function's trace report."""
+
+    def __init__(self, graph, allow_variable_creation=True, capture_bytes=None, observer=None):
         super().__init__()
         self.graph = graph
         self.allow_variable_creation = allow_variable_creation
+        self.capture_bytes = capture_bytes
+        self.observer = observer
         self._current = {}         # id(variable) -> (variable, Value holding its value at this point)
 
     def process_primitive(self, prim, inputs, params, shape, dtype):
@@ -103,12 +111,18 @@ class TraceContext(Context):
         out = Tensor(symbol=self.graph.add_node(prim, symbols, params, shape, dtype, user_location()))
         if self.tapes:
             self.observe(prim, inputs, params, out)
+        if self.observer is not None:
+            self.observer.on_tensor(out)
         return out
 
     def symbol(self, tensor, what):
-        """The graph Value of a tensor: eager values become constants of the graph."""
+        """The graph Value of a tensor: eager values become constants of the graph (or, above
+        capture_bytes, inputs fed by reference)."""
         if tensor._symbol is None:
-            return self.graph.constant(tensor._value, user_location())
+            array = tensor._value
+            if self.capture_bytes is not None and array.nbytes > self.capture_bytes:
+                return self.graph.capture(array)
+            return self.graph.constant(array, user_location())
         if tensor._symbol.graph is not self.graph:
             raise LeakedTensorError(
                 f"{what} at {user_location()} received a symbolic tensor from another trace "
@@ -131,6 +145,8 @@ class TraceContext(Context):
         return variable
 
     def initial_value(self, variable, tensor):
+        if self.observer is not None:
+            self.observer.on_variable_created(variable, user_location(), self.allow_variable_creation)
         if not self.allow_variable_creation:
             raise VariableCreationError(
                 f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "

@@ -29,6 +29,15 @@ class RetracingWarning(UserWarning):
     """A @function keeps retracing because its arguments keep changing."""
 
 
+class RetracingError(TracingError):
+    """A @function needed more traces than its max_traces allows (on_excess="raise").
+    `record` is the RetraceRecord of the refused trace."""
+
+    def __init__(self, message, record=None):
+        super().__init__(message)
+        self.record = record
+
+
 class NotFoundError(OpError, LookupError):
     """Something named does not exist (a checkpoint, or a variable in it)."""
 

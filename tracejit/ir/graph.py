@@ -5,7 +5,9 @@ Besides the registered ops, three structural primitives belong to the IR itself:
   ASSIGN  inputs [variable input, new value]              -> no output; an effect, kept in order
   FUSED   params {members: [Node]} (fusion's groups)      -> the members' exported values
 Captured Variables are graph inputs by reference (`graph.variables`); what a read inside a trace
-returns is the tracing context's business (context.py), not the graph's.
+returns is the tracing context's business (context.py), not the graph's. Large captured arrays
+are graph inputs too (`graph.captures`, after the argument inputs): the caller feeds the same
+array on every call instead of the graph baking in a copy as a constant.
 """
 from .primitives import ASSIGN, CONST, FUSED, constant_array  # noqa: F401
 
@@ -52,6 +54,7 @@ class Graph:
         self._next_id = 0
         self._var_input = {}        # id(variable) -> its input Value
         self._constants = {}        # id(ndarray) -> (ndarray, Value); the array is kept alive
+        self.captures = []          # (input Value, ndarray) fed by reference at call time
 
     def new_value(self, shape, dtype, node=None, name=None):
         value = Value(self, self._next_id, tuple(shape), dtype, node, name)
@@ -76,6 +79,16 @@ class Graph:
         from ..dtypes import as_dtype
         value = self.add_node(CONST, [], {"value": array}, array.shape, as_dtype(array.dtype), loc)
         self._constants[id(array)] = (array, value)
+        return value
+
+    def capture(self, array):
+        """A graph input that will be fed `array` itself on every call (see ConcreteFunction)."""
+        for value, captured in self.captures:
+            if captured is array:
+                return value
+        from ..dtypes import as_dtype
+        value = self.add_input(array.shape, as_dtype(array.dtype), name="captured")
+        self.captures.append((value, array))
         return value
 
     def variable_input(self, variable):
@@ -103,7 +116,7 @@ class Graph:
         """A copy with fresh Values and Nodes (params shared): passes mutate clones, never the traced graph."""
         new = Graph(name or self.name)
         new.__dict__.update({k: v for k, v in self.__dict__.items() if k not in (
-            "inputs", "variables", "nodes", "outputs", "_var_input", "_constants")})
+            "inputs", "variables", "nodes", "outputs", "_var_input", "_constants", "captures")})
         new._constants = {}
         mapping = {}
 
@@ -112,6 +125,7 @@ class Graph:
             mapping[id(v)] = c
             return c
         new.inputs = [copy_value(v) for v in self.inputs]
+        new.captures = [(mapping[id(v)], array) for v, array in self.captures]
         new.variables = [(copy_value(v), var) for v, var in self.variables]
         new._var_input = {id(var): mapping[id(v)] for v, var in self.variables}
         for node in self.nodes:
@@ -125,3 +139,8 @@ class Graph:
     def __str__(self):
         from .printer import format_graph
         return format_graph(self)
+
+    def to_dot(self):
+        """Graphviz DOT text of the graph (fused groups drawn as clusters); see ir/dot.py."""
+        from .dot import to_dot
+        return to_dot(self)

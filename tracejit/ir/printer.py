@@ -56,8 +56,11 @@ def format_node(node, indent="  "):
 
 
 def format_graph(graph):
-    args = ", ".join(f"{v!r}: {format_type(v)}" for v in graph.inputs)
+    captured = {id(v) for v, _ in graph.captures}
+    args = ", ".join(f"{v!r}: {format_type(v)}" for v in graph.inputs if id(v) not in captured)
     head = f"graph {graph.name}({args})"
+    if captured:
+        head += " captures(" + ", ".join(f"{v!r}: {format_type(v)}" for v, _ in graph.captures) + ")"
     if graph.variables:
         head += " vars(" + ", ".join(f'{v!r}: {format_type(v)} "{var.name}"' for v, var in graph.variables) + ")"
     lines = [head + " {"]

@@ -1,1 +1,2 @@
-from .function import ConcreteFunction, Function, RetraceRecord, function  # noqa: F401
+from .function import ConcreteFunction, Function, function  # noqa: F401
+from .retrace import RetraceRecord  # noqa: F401

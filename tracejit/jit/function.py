@@ -1,38 +1,29 @@
-"""@function: one ConcreteFunction (graph + executable) per input signature, with retrace
-explanations, a retracing warning, and introspection."""
+"""@function: one ConcreteFunction (graph + executable) per input signature, kept in a trace cache
+(optionally LRU-bounded), with explained retraces, a retrace policy (max_traces / on_excess), a
+report of what tracing did (trace_report) and cache statistics (cache_info)."""
 import collections
+import copy
 import functools
 import inspect
+import time
 import warnings
 import weakref
 
 import numpy as np
 
 from .. import config, nest
-from ..errors import RetracingWarning
+from ..errors import RetracingError, RetracingWarning
 from ..context import current_context
+from ..source_location import user_frame, user_location
 from ..tensor import Tensor, TensorShape, TensorSpec
 from . import signature as sig
+from .cache import CacheInfo, TraceCache, captured_bytes, constant_bytes
+from .retrace import TraceSignature, explain_retrace, relaxed_leaves, suggest_signature
+from .trace_report import TraceMonitor, TraceReport, mark_changed_values, merge_findings
 from .tracer import NONE_OUTPUT, trace
 
 _RETRACE_WINDOW, _RETRACE_LIMIT = 10, 5
-
-
-class RetraceRecord:
-    """Why a call traced again: the arguments that differ from the closest earlier trace."""
-
-    def __init__(self, function_name, changes):
-        self.function_name = function_name
-        self.changes = changes            # [(path, before, after)]
-
-    @property
-    def arguments(self):
-        return [path for path, _, _ in self.changes]
-
-    def __str__(self):
-        return f"{self.function_name} retraced: " + "; ".join(f"{p}: {a} -> {b}" for p, a, b in self.changes)
-
-    __repr__ = __str__
+ON_EXCESS = ("raise", "warn", "relax", "eager")
 
 
 class ConcreteFunction:
@@ -41,9 +32,10 @@ class ConcreteFunction:
     def __init__(self, graph, structured_outputs, leaves, bound, debug):
         from ..backend import current_backend
         from ..passes import optimize
+        start = time.perf_counter()
         backend = current_backend()
         self.graph = graph                    # as traced
-        self.optimized_graph, self.pass_reports = optimize(graph, debug, can_lower=backend.can_lower)
+        self.optimized_graph, self.passes = optimize(graph, debug, can_lower=backend.can_lower)
         self.structured_outputs = structured_outputs
         self._leaf_paths = [leaf.path for leaf in leaves if leaf.kind == sig.TENSOR]
         self._specs = [leaf.spec for leaf in leaves if leaf.kind == sig.TENSOR]
@@ -51,13 +43,26 @@ class ConcreteFunction:
         self.outputs = [Tensor(symbol=v) for v in graph.outputs]
         self.variables = tuple(var for _, var in graph.variables)
         self.trainable_variables = tuple(v for v in self.variables if v.trainable)
+        # large captured arrays: graph inputs after the arguments, fed the same arrays on every call
+        self.captured_inputs = [array for _, array in graph.captures]
         self._executable = backend.executable(self.optimized_graph, debug)
+        self.compile_seconds = time.perf_counter() - start      # passes + backend
+
+    pass_reports = property(lambda self: self.passes, doc="concrete.passes under its first name")
 
     @property
     def kernels(self):
         return getattr(self._executable, "kernels", [])
 
+    def _variant(self, optimized_graph, executable):
+        """A copy running another optimization of the same trace (the parity checker's bisection)."""
+        variant = copy.copy(self)
+        variant.optimized_graph, variant._executable = optimized_graph, executable
+        return variant
+
     def _call_flat(self, arrays):
+        if self.captured_inputs:
+            arrays = arrays + self.captured_inputs
         results = self._executable(arrays)
         if type(self.structured_outputs) is int:         # the common case: one tensor
             return Tensor._wrap(results[self.structured_outputs])
@@ -87,19 +92,32 @@ def _input_signature(bound, leaves):
 
 
 class Function:
-    def __init__(self, python_function, name=None, input_signature=None, reduce_retracing=False, debug=None):
+    """A Python function traced per input signature. Options (see `function`): input_signature,
+    reduce_retracing, debug (0-3 or "check"), max_traces + on_excess, cache_size."""
+
+    def __init__(self, python_function, name=None, input_signature=None, reduce_retracing=False, debug=None,
+                 max_traces=None, on_excess="raise", cache_size=None):
+        if on_excess not in ON_EXCESS:
+            raise ValueError(f"on_excess must be one of {ON_EXCESS}, got {on_excess!r}")
         functools.update_wrapper(self, python_function)
         self._python_function = python_function
         self._name = name or getattr(python_function, "__name__", "function")
+        self._options = dict(input_signature=input_signature, reduce_retracing=reduce_retracing, debug=debug,
+                             max_traces=max_traces, on_excess=on_excess, cache_size=cache_size)
         self._signature = inspect.signature(python_function)
         self._input_signature = None if input_signature is None else [
             s if isinstance(s, TensorSpec) else TensorSpec(*s) for s in input_signature]
-        self._reduce_retracing = reduce_retracing
-        self._debug = debug
-        self._cache = {}                    # exact key -> ConcreteFunction
-        self._relaxed = []                  # (specs, ConcreteFunction) traced with None dims
-        self._traces = []                   # [(key, leaves)] in trace order
-        self.retraces = []
+        self._relax = reduce_retracing          # on_excess="relax" turns it on when it fires
+        self._check_parity = debug == "check"
+        self._debug = None if self._check_parity else debug
+        self._max_traces, self._on_excess = max_traces, on_excess
+        self._cache = TraceCache(cache_size)
+        self._history = []                      # TraceSignature of every trace, in order
+        self._findings, self._report_notes = [], []     # what the traces did (trace_report)
+        self.retraces = []                      # RetraceRecord of every trace after the first
+        self._hits = self._misses = 0
+        self._compile_seconds = 0.0
+        self._eager_fallback = False            # on_excess="eager" fired: every call runs the Python
         self._recent_calls = collections.deque(maxlen=_RETRACE_WINDOW)
         self._warned = False
         self._bound_instances = weakref.WeakKeyDictionary()
@@ -113,22 +131,27 @@ class Function:
             return self
         bound = self._bound_instances.get(instance)
         if bound is None:
-            bound = Function(sig.weak_method(self._python_function, instance), name=self._name,
-                             input_signature=self._input_signature, reduce_retracing=self._reduce_retracing,
-                             debug=self._debug)
+            bound = Function(sig.weak_method(self._python_function, instance), name=self._name, **self._options)
             self._bound_instances[instance] = bound
         return bound
 
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or not current_context().executing_eagerly:
+        if self._eager_fallback or config.functions_run_eagerly() or not current_context().executing_eagerly:
             return self._python_function(*args, **kwargs)    # nested @function: inline into the outer trace
         fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:
             concrete = self._fast_cache.get(fast_key)
             if concrete is not None:
                 self._recent_calls.append(False)
+                self._hits += 1
+                if self._cache.max_size is not None:
+                    self._cache.touch(concrete)
                 return concrete._call_flat([a._value if type(a) is Tensor else a for a in args])
-        concrete, arrays = self._lookup(args, kwargs, record_call=True)
+        concrete, arrays, traced = self._lookup(args, kwargs, record_call=True)
+        if concrete is None:                     # on_excess="eager" fired on this call
+            return self._python_function(*args, **kwargs)
+        if traced and self._check_parity:
+            self._assert_parity(args, kwargs)
         if fast_key is not None:
             self._fast_cache[fast_key] = concrete
         return concrete._call_flat(arrays)
@@ -136,17 +159,49 @@ class Function:
     def get_concrete_function(self, *args, **kwargs):
         if not args and not kwargs and self._input_signature is not None:
             args = tuple(self._input_signature)
-        return self._lookup(args, kwargs, record_call=False)[0]
+        concrete = self._lookup(args, kwargs, record_call=False)[0]
+        if concrete is None:
+            raise RetracingError(f"@function '{self._name}' runs eagerly (on_excess='eager' fired): it has no "
+                                 "concrete function for these arguments")
+        return concrete
 
     def experimental_get_tracing_count(self):
-        return len(self._traces)
+        return len(self._history)
 
     def pretty_printed_concrete_signatures(self, verbose=True):
-        concretes = list(self._cache.values()) + [c for _, c in self._relaxed]
-        return "\n\n".join(c.pretty_printed_signature() for c in concretes)
+        return "\n\n".join(c.pretty_printed_signature() for c in self._cache.concretes())
+
+    # ---- diagnostics ----
+    def cache_info(self):
+        """Entries, hits, misses, evictions (calls only), bytes baked in, kernels, compile time."""
+        live = self._cache.concretes()
+        return CacheInfo(entries=len(live), max_size=self._cache.max_size, hits=self._hits, misses=self._misses,
+                         evictions=self._cache.evictions, traces=len(self._history),
+                         constant_bytes=sum(constant_bytes(c.optimized_graph) for c in live),
+                         captured_bytes=sum(captured_bytes(c.graph) for c in live),
+                         kernels=sum(len(c.kernels) for c in live), compile_seconds=self._compile_seconds,
+                         eager_fallback=self._eager_fallback)
+
+    def suggest_signature(self):
+        """An input_signature generalizing every signature traced so far (see retrace.suggest_signature)."""
+        defaults = {name: p.default for name, p in self._signature.parameters.items() if p.default is not p.empty}
+        return suggest_signature(self._history, defaults)
+
+    def trace_report(self):
+        """What the traces did that compiled calls will not: Python side effects, values baked in
+        as constants (marked when their source has changed since), leaked tensors, Variables created."""
+        mark_changed_values(self._findings)
+        return TraceReport(self._name, self._findings, self._report_notes)
+
+    def _assert_parity(self, args, kwargs):
+        from .parity import ParityError, check_parity
+        report = check_parity(self, args, kwargs)
+        if not report.ok:
+            raise ParityError(report)
 
     # ---- cache ----
     def _lookup(self, args, kwargs, record_call):
+        """(ConcreteFunction or None if the function went eager, its input arrays, whether it traced)."""
         if self._input_signature is not None:
             if kwargs:
                 raise TypeError(f"{self._name}: keyword arguments are not allowed with an input_signature")
@@ -157,88 +212,129 @@ class Function:
             key = "input_signature"
             leaves = [sig.Leaf(l.kind, l.path, l.key, l.value, s) if l.kind == sig.TENSOR else l
                       for l, s in zip(leaves, self._input_signature)]
-        concrete = self._cache.get(key)
-        if concrete is None and self._reduce_retracing:
-            concrete = self._relaxed_match(leaves)
+        specs = [l.spec for l in leaves if l.kind == sig.TENSOR]
+        concrete = self._cache.get(key, _generic_key(leaves), specs, allow_relaxed=self._relax)
         traced = concrete is None
         if traced:
             concrete = self._trace(bound, key, leaves)
         if record_call:
             self._note_call(traced)
-        return concrete, [leaf.value for leaf in leaves if leaf.kind == sig.TENSOR]
-
-    def _relaxed_match(self, leaves):
-        tensor_specs = [l.spec for l in leaves if l.kind == sig.TENSOR]
-        for specs, concrete in self._relaxed:
-            if len(specs) == len(tensor_specs) and all(s.is_compatible_with(t) for s, t in zip(specs, tensor_specs)):
-                return concrete
-        return None
+        return concrete, [leaf.value for leaf in leaves if leaf.kind == sig.TENSOR], traced
 
     def _trace(self, bound, key, leaves):
         level = config.debug_level(self._debug)
-        if self._traces:
-            record = self._explain_retrace(leaves)
+        call_site = user_location()
+        if self._history:
+            record = explain_retrace(self._name, self._history, leaves, call_site, self._cache.keys(), key)
             self.retraces.append(record)
             if level >= 1:
                 config.debug_print(record)
-            if self._reduce_retracing:
-                leaves = self._relax(leaves)
+            leaves = self._apply_retrace_policy(record, leaves)
+            if leaves is None:
+                return None
         if level >= 1:
             config.debug_print(f"tracing {self._name}(" + ", ".join(
                 f"{l.path}: {l.describe()}" for l in leaves if l.kind != sig.CAPTURED) + ")")
-        graph, structure = trace(self._python_function, self._name, bound, leaves,
-                                 allow_variable_creation=not self._traces)
+        start = time.perf_counter()
+        graph, structure = self._traced_graph(bound, leaves, level)
         if level >= 2:
             config.debug_print(f"IR after tracing:\n{graph}")
         concrete = ConcreteFunction(graph, structure, leaves, bound, self._debug)
-        self._traces.append((key, sig.without_tensor_values(leaves)))
-        if any(l.kind == sig.TENSOR and None in l.spec.shape for l in leaves) and key != "input_signature":
-            self._relaxed.append(([l.spec for l in leaves if l.kind == sig.TENSOR], concrete))
-        else:
-            self._cache[key] = concrete
+        self._compile_seconds += time.perf_counter() - start
+        self._history.append(TraceSignature(len(self._history) + 1, key, leaves, call_site))   # keeps no arrays
+        self._store(key, leaves, concrete, level)
         return concrete
 
-    def _relax(self, leaves):
-        """reduce_retracing: dims that differ from the previous trace of the same ranks become None."""
-        _, previous = self._traces[-1]
-        old = {l.path: l for l in previous if l.kind == sig.TENSOR}
-        relaxed = []
-        for leaf in leaves:
-            before = old.get(leaf.path)
-            if leaf.kind == sig.TENSOR and before is not None and before.spec.dtype == leaf.spec.dtype \
-                    and len(before.spec.shape) == len(leaf.spec.shape):
-                shape = [a if a == b else None for a, b in zip(before.spec.shape, leaf.spec.shape)]
-                spec = TensorSpec(shape, leaf.spec.dtype)
-                leaf = sig.Leaf(leaf.kind, leaf.path, ("T", spec.dtype.name, tuple(shape)), leaf.value, spec)
-            relaxed.append(leaf)
-        return relaxed
+    def _traced_graph(self, bound, leaves, level):
+        """Trace under a TraceMonitor; its findings (also of a failing trace) go to trace_report()."""
+        monitor = TraceMonitor(self._python_function, len(self._history) + 1)
+        try:
+            with monitor:
+                result = trace(self._python_function, self._name, bound, leaves,
+                               allow_variable_creation=not self._history,
+                               capture_bytes=config.max_constant_bytes(), observer=monitor)
+        except BaseException:
+            self._findings = merge_findings(self._findings + monitor.findings(after_error=True))
+            raise
+        found = monitor.findings()
+        self._findings = merge_findings(self._findings + found)     # bounded by distinct (kind, line, name)
+        self._report_notes += [n for n in monitor.notes if n not in self._report_notes]
+        if level >= 1 and found:
+            config.debug_print(TraceReport(f"{self._name} (trace #{monitor.trace_number})", found))
+        return result
 
-    def _explain_retrace(self, leaves):
-        new = {l.path: l.describe() for l in leaves}
-        best = None
-        for _, previous in self._traces:
-            old = {l.path: l.describe() for l in previous}
-            changes = [(p, old.get(p, "(absent)"), new.get(p, "(absent)"))
-                       for p in list(old) + [p for p in new if p not in old] if old.get(p) != new.get(p)]
-            if best is None or len(changes) < len(best):
-                best = changes
-        return RetraceRecord(self._name, best or [("(arguments)", "same", "same (cache miss)")])
+    def _store(self, key, leaves, concrete, level):
+        relaxed = key != "input_signature" and any(l.kind == sig.TENSOR and None in l.spec.shape for l in leaves)
+        specs = [l.spec for l in leaves if l.kind == sig.TENSOR]
+        if relaxed:
+            key = ("relaxed", _generic_key(leaves), tuple(tuple(s.shape) for s in specs))
+        keepalive = [l.value for l in leaves if l.kind == sig.CAPTURED]   # their id()s are in the key
+        for old in self._cache.put(key, concrete, _generic_key(leaves) if relaxed else None, specs, keepalive):
+            self._fast_cache = {k: c for k, c in self._fast_cache.items() if c is not old}
+            if level >= 1:
+                config.debug_print(f"{self._name}: cache_size={self._cache.max_size} reached, evicted {old!r}")
+
+    def _apply_retrace_policy(self, record, leaves):
+        """Before a retrace: the leaves to trace with (relaxed under reduce_retracing or
+        on_excess="relax"), or None when the function now runs eagerly. Raises on_excess="raise"."""
+        if self._max_traces is None or len(self._history) < self._max_traces:
+            return relaxed_leaves(leaves, self._history)[0] if self._relax else leaves
+        message = (f"@function '{self._name}' needs trace #{len(self._history) + 1} but max_traces={self._max_traces}"
+                   f": {record}")
+        if self._on_excess == "raise":
+            raise RetracingError(message, record)
+        if self._on_excess == "eager":
+            self._eager_fallback = True
+            _warn_at_user_code(f"{message}\non_excess='eager': {self._name} runs its Python function eagerly from now "
+                               "on.")
+            return None
+        if self._on_excess == "relax":
+            relaxed, changed = relaxed_leaves(leaves, self._history)
+            if changed:
+                self._relax = True
+                return relaxed
+            _warn_at_user_code(f"{message}\non_excess='relax' cannot help: only tensor dims can be relaxed; traced "
+                               "anyway.")
+            return leaves
+        _warn_at_user_code(message)
+        return leaves
 
     def _note_call(self, traced):
+        if traced:
+            self._misses += 1
+        else:
+            self._hits += 1
         self._recent_calls.append(traced)
         if self._warned or sum(self._recent_calls) <= _RETRACE_LIMIT:
             return
         self._warned = True
         recent = self.retraces[-_RETRACE_LIMIT:]
         changing = sorted({p for r in recent for p in r.arguments})
-        warnings.warn(
+        _warn_at_user_code(
             f"@function '{self._name}' was traced {sum(self._recent_calls)} times in its last "
             f"{len(self._recent_calls)} calls; arguments that keep changing: {', '.join(changing)}. "
-            "Tracing is expensive: pass tensors rather than Python numbers, give an input_signature with None "
-            "dims, or use reduce_retracing=True.", RetracingWarning, stacklevel=3)
+            f"Tracing is expensive. Fix: {recent[-1].fix if recent else 'pass tensors rather than Python numbers'}")
 
     def __repr__(self):
         return f"<tracejit.function {self._name}>"
+
+
+def _generic_key(leaves):
+    """The key of a call with tensor shapes reduced to ranks: what a relaxed trace must match
+    exactly (Python values, structure, dtypes), its specs deciding the rest."""
+    return tuple((l.path, ("T", l.spec.dtype.name, len(l.spec.shape)) if l.kind == sig.TENSOR else l.key)
+                 for l in leaves)
+
+
+def _warn_at_user_code(message):
+    """A RetracingWarning attributed to the user's line that made the call."""
+    frame = user_frame()
+    if frame is None:
+        warnings.warn(message, RetracingWarning, stacklevel=2)
+    else:
+        warnings.warn_explicit(message, RetracingWarning, frame.f_code.co_filename, frame.f_lineno,
+                               module=frame.f_globals.get("__name__"), registry=frame.f_globals.setdefault(
+                                   "__warningregistry__", {}))
 
 
 def _fast_key(args):
@@ -257,11 +353,21 @@ def _fast_key(args):
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,
-             experimental_relax_shapes=None, name=None, debug=None):
-    """Decorator: trace `func` into a graph per input signature and run the compiled graph."""
+             experimental_relax_shapes=None, name=None, debug=None, max_traces=None, on_excess="raise",
+             cache_size=None):
+    """Decorator: trace `func` into a graph per input signature and run the compiled graph.
+
+    debug: 0-3 (like TRACEJIT_DEBUG, for this function), or "check": on every new trace, run the
+      call eagerly too and raise tracejit.debug.ParityError if the results differ (naming the pass).
+    max_traces: at most this many traces; the next one is handled by on_excess: "raise"
+      (RetracingError naming the changing arguments), "warn" (RetracingWarning, trace anyway),
+      "relax" (trace with the varying dims as None, like reduce_retracing) or "eager" (run the
+      Python function eagerly from then on).
+    cache_size: keep at most this many concrete functions, least recently used evicted first."""
     relax = reduce_retracing or bool(experimental_relax_shapes)
 
     def decorate(f):
-        return Function(f, name=name, input_signature=input_signature, reduce_retracing=relax, debug=debug)
+        return Function(f, name=name, input_signature=input_signature, reduce_retracing=relax, debug=debug,
+                        max_traces=max_traces, on_excess=on_excess, cache_size=cache_size)
     return decorate if func is None else decorate(func)
 

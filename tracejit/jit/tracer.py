@@ -12,11 +12,12 @@ from . import signature as sig
 NONE_OUTPUT = object()
 
 
-def trace(python_function, name, bound, leaves, allow_variable_creation):
-    """Returns (graph, output structure with output indices at its leaves)."""
+def trace(python_function, name, bound, leaves, allow_variable_creation, capture_bytes=None, observer=None):
+    """Returns (graph, output structure with output indices at its leaves). capture_bytes and
+    observer: see TraceContext."""
     graph = Graph(name)
     symbolic = {}
-    with entered(TraceContext(graph, allow_variable_creation)) as context:
+    with entered(TraceContext(graph, allow_variable_creation, capture_bytes, observer)) as context:
         for leaf in leaves:
             if leaf.kind == sig.TENSOR:
                 symbolic[id(leaf)] = Tensor(symbol=graph.add_input(leaf.spec.shape, leaf.spec.dtype, leaf.path))

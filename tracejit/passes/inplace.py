@@ -35,6 +35,6 @@ def run(graph):
         if not any(v is variable_value for v in writer.inputs):
             continue
         if all(position[id(r)] <= position[id(writer)] for r in readers[id(variable_value)] if r is not assign):
-            assign.params["in_place"] = True
+            assign.params = {**assign.params, "in_place": True}     # params are shared with the traced graph
             changes.append(f"{variable.name} <- {value!r} stored in place by fused[{','.join(m.op for m in writer.params['members'])}]")
     return changes

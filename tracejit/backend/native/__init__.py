@@ -14,8 +14,8 @@ from ..interpreter import Interpreter
 from .lowering import can_lower  # noqa: F401
 
 
-def executable(graph, debug=None):
-    return TieredExecutable(graph, debug)
+def executable(graph, debug=None, on_host=()):
+    return TieredExecutable(graph, debug, on_host)
 
 
 class TieredExecutable:
@@ -23,8 +23,8 @@ class TieredExecutable:
     before (and for good when the graph cannot be lowered). One lock serializes calls of both
     tiers, so no caller ever sees a half-built executable or interleaved variable updates."""
 
-    def __init__(self, graph, debug=None):
-        self.graph, self._debug = graph, debug
+    def __init__(self, graph, debug=None, on_host=()):
+        self.graph, self._debug, self._on_host = graph, debug, {id(n) for n in on_host}
         self._lock = threading.RLock()
         self._interpreter = Interpreter(graph)
         self._native = None
@@ -63,11 +63,11 @@ class TieredExecutable:
     def _prepare(self):
         from .build import Lowered, NotLowerable, blocking_nodes
         try:
-            self.lowered = Lowered(self.graph)
+            self.lowered = Lowered(self.graph, self._on_host)
         except NotLowerable as error:
             self._give_up(str(error))
             return
-        blocking = blocking_nodes(self.graph)
+        blocking = blocking_nodes(self.graph, self._on_host)
         if blocking and config.debug_level(self._debug) >= 1:
             names = ", ".join(f"{n.op} at {n.loc}" for n in blocking)
             config.debug_print(f"{self.graph.name}: runs on the host between native segments: {names}")

@@ -39,9 +39,9 @@ def is_native(node):
     return rule is not None and node.prim.kind != STRUCTURE and rule.accepts(node)
 
 
-def blocking_nodes(graph):
+def blocking_nodes(graph, on_host=()):
     """Nodes that run on the host between native segments (for debug output and tests)."""
-    return [n for n in graph.nodes if n.prim.kind != STRUCTURE and not is_native(n)]
+    return [n for n in graph.nodes if n.prim.kind != STRUCTURE and (not is_native(n) or id(n) in on_host)]
 
 
 def _parallel_predicate(graph):
@@ -61,12 +61,14 @@ class Lowered:
     """A graph's native form short of compiled code: the plan and the LLVM IR of every segment.
     `load_cached()` finds the object code in the cache; `compile()` builds and caches it."""
 
-    def __init__(self, graph):
+    def __init__(self, graph, on_host=()):
+        """on_host: ids of nodes that must run on the host even though they lower."""
         if any(d is None for v in _values(graph) for d in v.shape):
             raise NotLowerable("the graph has dimensions of unknown size (native code needs static shapes)")
         from llvmlite import ir
         self.graph = graph
-        self.plan = Plan(graph, is_native, is_loop, _parallel_predicate(graph))
+        native = (lambda n: id(n) not in on_host and is_native(n)) if on_host else is_native
+        self.plan = Plan(graph, native, is_loop, _parallel_predicate(graph))
         self.extra_slots = [("workspace", None)]
         slots = {"workspace": len(self.plan.slots)}
         from kernels.blas import gemm_address

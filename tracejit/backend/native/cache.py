@@ -36,10 +36,9 @@ def cache_root():
 @functools.lru_cache(maxsize=None)
 def environment_key():
     import llvmlite
-    import llvmlite.binding as llvm
     from ... import __version__
-    parts = [sys.version, np.__version__, llvmlite.__version__,
-             platform.machine(), llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten(), __version__,
+    from .compile import host_cpu
+    parts = [sys.version, np.__version__, llvmlite.__version__, platform.machine(), *host_cpu(), __version__,
              _kernels_hash()]
     return hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
 

@@ -155,8 +155,9 @@ class Plan:
             if node.prim is CONST:
                 self._constant(node, readers)
                 continue
-            if node in self._host_set:
-                for out in node.outputs:
+            steps = node.params["members"] if node.prim is FUSED else [node]
+            if steps[0] in self._host_set:
+                for out in (v for step in steps for v in step.outputs):
                     self.storage[id(out)] = Storage(self._base(HOST, out.dtype, out.shape), out.shape)
                 continue
             if node.prim.view:
@@ -189,16 +190,17 @@ class Plan:
                     continue
                 segment.append(node)
                 continue
-            self._host_set.add(node)
-            if not any(id(v) in late for v in node.inputs):
-                self.hoisted.append(node)
-                continue
-            late.update(id(v) for v in node.outputs)
-            if segment:
-                self.segments.append(segment)
-                segment = []
-            self.segments.append(node)          # a host step between native segments
-            self.host_steps.append(node)
+            for step in node.params["members"] if node.prim is FUSED else [node]:   # host steps are single ops
+                self._host_set.add(step)
+                if not any(id(v) in late for v in step.inputs):
+                    self.hoisted.append(step)
+                    continue
+                late.update(id(v) for v in step.outputs)
+                if segment:
+                    self.segments.append(segment)
+                    segment = []
+                self.segments.append(step)          # a host step between native segments
+                self.host_steps.append(step)
         if segment:
             self.segments.append(segment)
 
@@ -260,9 +262,10 @@ class Plan:
         carried_variables = {id(v) for v, _ in self.carries}
         for variable_value, node in final_assign.items():
             value = node.inputs[1]
-            variable = self.storage[id(node.inputs[0])].base.variable
-            if id(value) in in_place or id(variable) in carried_variables:
-                continue
+            variable_base = self.storage[id(node.inputs[0])].base
+            variable = variable_base.variable
+            if self.storage[id(value)].base is variable_base or id(variable) in carried_variables:
+                continue                      # stored in place (or carried) already
             storage = self.storage[id(value)]
             if storage.base is not None and storage.base.kind == HOST and storage.contiguous and \
                     tuple(storage.shape) == storage.base.shape:
