@@ -85,6 +85,7 @@ class EagerContext(Context):
         return variable
 
     def initial_value(self, variable, tensor):
+        check_variable_creation()
         return _eager_array(tensor, None)
 
 
@@ -131,11 +132,7 @@ class TraceContext(Context):
         return variable
 
     def initial_value(self, variable, tensor):
-        if not self.allow_variable_creation:
-            raise VariableCreationError(
-                f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "
-                "only be created on the function's first trace; create it outside the function (or in a "
-                "layer's build) and capture it.")
+        check_variable_creation()
         if tensor._symbol is None:
             return tensor._value
         from .backend.interpreter import evaluate_value
@@ -150,6 +147,16 @@ class TraceContext(Context):
         """Back to `state`; variables first touched since then go back to their graph input."""
         self._current = {k: state.get(k, (var, self.graph.variable_input(var)))
                          for k, (var, _) in self._current.items()}
+
+
+def check_variable_creation():
+    """Variables may be created only on a @function's first trace, even under init_scope (optimizer
+    slots, lazily built layers): any retrace on this thread's stack forbids it. ValueError, as in TF."""
+    if any(not getattr(c, "allow_variable_creation", True) for c in _thread.stack):
+        raise VariableCreationError(
+            f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "
+            "only be created on the function's first trace; create it outside the function (or in a "
+            "layer's build) and capture it.")
 
 
 def _eager_array(tensor, prim):

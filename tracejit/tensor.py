@@ -2,7 +2,7 @@
 import numpy as np
 
 from . import dtypes
-from .errors import SymbolicValueError
+from .errors import SymbolicNumpyError, SymbolicValueError
 from .source_location import user_location
 
 
@@ -193,8 +193,17 @@ class Tensor(TensorOperators):
             raise SymbolicValueError(symbolic_value_message(self, what, fixes))
         return self._value
 
+    @property
     def numpy(self):
-        value = self._concrete(".numpy()", "return the tensor from the @function and call .numpy() on the result")
+        """The value as NumPy (a 0-d value as a NumPy scalar). Symbolic tensors have no `numpy`: the
+        lookup raises an AttributeError (SymbolicNumpyError), as TF's symbolic tensors do."""
+        if self._symbol is not None:
+            raise SymbolicNumpyError(symbolic_value_message(
+                self, ".numpy()", "return the tensor from the @function and call .numpy() on the result"))
+        return self._numpy
+
+    def _numpy(self):
+        value = self._value
         return value[()] if value.ndim == 0 else value
 
     def __array__(self, dtype=None, copy=None):
@@ -260,10 +269,12 @@ class Tensor(TensorOperators):
 
 
 def _numpy_repr(value):
+    """TF's numpy text for repr: an array that prints on one line stays on the line."""
     if value.ndim == 0:
         scalar = value[()]
         return repr(scalar) if isinstance(scalar, bytes) else str(scalar)
-    return "\n" + np.array_repr(value)
+    text = np.array_repr(value)
+    return "\n" + text if "\n" in text else text
 
 
 def _numpy_str(value):

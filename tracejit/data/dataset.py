@@ -2,6 +2,7 @@
 Tensors. from_tensor_slices / shuffle / batch / map / repeat / take / prefetch, as in tf.data."""
 import numpy as np
 
+from ..ops.random import get_seed
 from ..tensor import Tensor
 
 
@@ -61,12 +62,16 @@ class Dataset:
 
     # ---- transformations ----
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
+        """Seeded like a random op (TF's rules): with tracejit.random.set_seed, or a `seed`, the order
+        of every epoch repeats from run to run; each epoch differs unless reshuffle_each_iteration=False."""
         if buffer_size < 1:
             raise ValueError(f"shuffle: buffer_size must be positive, got {buffer_size}")
+        seeds = get_seed(seed)
         epoch = [0]
 
         def iterate():
-            rng = np.random.default_rng(None if seed is None else seed + (epoch[0] if reshuffle_each_iteration else 0))
+            rng = np.random.default_rng(None if seeds is None else
+                                        [*seeds, epoch[0] if reshuffle_each_iteration else 0])
             epoch[0] += 1
             buffer = []
             for element in self._make_iterator():

@@ -122,11 +122,18 @@ def _short(value):
 
 
 def convert_inputs(prim, args):
-    """Tensors keep their dtype; other values take the dtype of the first tensor in the op's
-    same-dtype group (so `t + 10` is float32 when t is), else TF's defaults."""
+    """Tensors keep their dtype; other values of the op's same-dtype group take the dtype of the
+    group's first tensor (so `t + 10` is float32 when t is), or with no tensor the dtype of the
+    group's first value (`maximum(0., [1, -1])` is float32), as TF's args_to_matching_eager."""
     group = prim.dtype_group(len(args))
     hint = next((a.dtype for i, a in enumerate(args) if i in group and _is_tensor_like(a)), None)
-    return [convert_to_tensor(a, dtype_hint=hint if i in group else None) for i, a in enumerate(args)]
+    tensors = []
+    for i, a in enumerate(args):
+        tensor = convert_to_tensor(a, dtype_hint=hint if i in group else None)
+        if hint is None and i in group:
+            hint = tensor.dtype
+        tensors.append(tensor)
+    return tensors
 
 
 def static_shape(op_name, shape):
