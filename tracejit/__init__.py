@@ -1,7 +1,8 @@
 """tracejit: a tracing JIT for TensorFlow-2-style numerical Python. `import tracejit as tf`."""
 from . import dtypes, errors, config  # noqa: F401
 from .dtypes import (  # noqa: F401
-    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64, string, uint8)
+    DType, as_dtype, bool_ as bool, complex64, complex128, double, float16, float32, float64, half, int8, int16, int32,
+    int64, string, uint8)
 from .tensor import Tensor, TensorShape, TensorSpec  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range, where, constant, convert_to_tensor, add_n, truediv  # noqa: F401
@@ -11,7 +12,8 @@ from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
 from .context import executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
-from . import math, nn, linalg, random  # noqa: F401
+from . import math, nn, linalg, random, strings, io, ragged  # noqa: F401
+from .ragged import RaggedTensor  # noqa: F401
 from . import data, keras, summary, train, compat  # noqa: F401
 
 newaxis = None

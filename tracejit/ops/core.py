@@ -43,27 +43,33 @@ def _is_tensor_like(x):
 
 
 def _python_array(value):
-    """ndarray from Python values; strings become object arrays of bytes like TF."""
+    """ndarray from Python values; strings become object arrays of bytes like TF (never NumPy's
+    fixed-width bytes, which drop trailing NUL bytes)."""
     array = np.asarray(value)
-    if array.dtype.kind in "US":
+    if array.dtype.kind in "USO":
+        if not isinstance(value, np.ndarray) and array.dtype.kind != "O":
+            array = np.array(value, dtype=object)
         encode = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])
         array = encode(array) if array.size else array.astype(object)
     return array
 
 
-def _convertible(src, dst, from_python):
+def _convertible(src, dst):
     if src == dst:
         return True
-    if src.kind == "s" or dst.kind == "s" or src.is_bool or dst.is_bool:
+    if src.kind in "sb" or dst.kind in "sb":
         return False
+    if src.is_complex:
+        return dst.is_complex
     if src.is_floating:
-        return dst.is_floating                      # floats never silently become ints
-    return not from_python or dst.is_numeric       # ints -> ints or floats
+        return dst.is_floating or dst.is_complex    # floats never silently become ints
+    return True                                     # ints -> ints, floats or complex
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     """TF conversion: tensors keep their dtype; ndarrays keep theirs; Python int -> int32,
-    float -> float32; `dtype` is required, `dtype_hint` is used when the value allows it."""
+    float -> float32, complex -> complex128, str/bytes -> string; `dtype` is required, `dtype_hint`
+    is used when the value allows it."""
     dtype = _dt.as_dtype(dtype) if dtype is not None else None
     if _is_tensor_like(value):
         tensor = value if isinstance(value, Tensor) else value._as_tensor()
@@ -77,10 +83,10 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     array = _python_array(value)
     natural = _dt.default_dtype_for_array(array) if from_python else _dt.as_dtype(array.dtype)
     if dtype is not None:
-        if from_python and not _convertible(natural, dtype, True) and not (natural.is_integer and dtype.is_integer):
+        if from_python and not _convertible(natural, dtype):
             raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {dtype.name}")
         target = dtype
-    elif dtype_hint is not None and _convertible(natural, _dt.as_dtype(dtype_hint), from_python):
+    elif dtype_hint is not None and _convertible(natural, _dt.as_dtype(dtype_hint)):
         target = _dt.as_dtype(dtype_hint)
     elif dtype_hint is not None and from_python:
         raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {_dt.as_dtype(dtype_hint).name}")

@@ -9,7 +9,7 @@ from .core import convert_inputs, op
 from .rules import broadcast_shapes
 
 
-@op("matmul", MATMUL, dtypes=dt.NUMERIC, sample="matmul")
+@op("matmul", MATMUL, dtypes=dt.ARITHMETIC, sample="matmul")
 def _matmul(a, b, transpose_a=False, transpose_b=False):
     if a.ndim < 2 or b.ndim < 2:
         raise InvalidArgumentError(f"matmul: inputs must be at least 2-D, got shapes {tuple(a.shape)} and "

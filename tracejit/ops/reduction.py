@@ -69,7 +69,7 @@ def _extreme_impl(ufunc):
 
 
 def _mean_impl(x, axis, keepdims):
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         return np.mean(x, axis=axis, keepdims=keepdims)     # integer mean truncates, after the cast
     count = 1
     for a in axis:
@@ -79,10 +79,10 @@ def _mean_impl(x, axis, keepdims):
 
 
 _sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.NUMERIC,
+                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.ARITHMETIC,
                   Monoid(E.add, 0.0))
 _mean = _reduction("reduce_mean", _mean_impl,
-                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.NUMERIC,
+                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.ARITHMETIC,
                    Monoid(E.add, 0.0, mean=True))
 _max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUMERIC, Monoid(E.maximum, -np.inf))
 _min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC, Monoid(E.minimum, np.inf))
@@ -130,3 +130,30 @@ def _arg(name, fn):
 
 _argmax, argmax = _arg("argmax", np.argmax)
 _argmin, argmin = _arg("argmin", np.argmin)
+
+
+# ---- scans ----------------------------------------------------------------------------------
+@op("cumsum", REDUCTION, dtypes=dt.ARITHMETIC, sample="cumsum")
+def _cumsum(x, axis, exclusive, reverse):
+    return tuple(x.shape), x.dtype
+
+
+def _cumsum_impl(x, axis, exclusive, reverse):
+    if reverse:
+        x = np.flip(x, axis)
+    out = np.cumsum(x, axis=axis, dtype=x.dtype)
+    if exclusive:          # shift by one along the axis: element i sums the elements before i
+        out = np.concatenate([np.zeros_like(np.take(out, [0], axis=axis)), np.delete(out, -1, axis=axis)],
+                             axis=axis) if x.shape[axis] else out
+    return np.flip(out, axis) if reverse else out
+
+
+_cumsum.impl = _cumsum_impl
+_cumsum.vjp = lambda g, x, out, axis, exclusive, reverse: (
+    _cumsum(g, axis=axis, exclusive=exclusive, reverse=not reverse),)
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    x = convert_to_tensor(x)
+    return _cumsum(x, axis=normalize_axis("cumsum", int(axis), x.ndim), exclusive=bool(exclusive),
+                   reverse=bool(reverse))

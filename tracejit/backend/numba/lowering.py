@@ -93,6 +93,10 @@ elementwise("select", "{1} if {0} else {2}")
 LOWERINGS.register(P["cast"], Cast())
 
 
+_LOOP_KINDS = "fiub"      # numbers and bools: complex and string nodes run on their NumPy impl
+
+
 def can_lower(node):
     rule = LOWERINGS.get(node.prim)
-    return rule is not None and rule.accepts(node)
+    return rule is not None and rule.accepts(node) and all(
+        v.dtype.kind in _LOOP_KINDS for v in node.inputs + node.outputs)
