@@ -156,8 +156,30 @@ def specific(dtype):
                             Sample([f((4,)), np.array([0, 3, 4], np.int64)], {"default": -1, "width": 2})],
         "ragged_from_dense": [Sample([f((3, 3, 2)), np.array([0, 2, 2, 5], np.int64), f((5, 2), 1)]),
                               Sample([f((2, 2)), np.array([0, 3, 4], np.int64), f((4,), 1)])],
+        "pad": [Sample([f((2, 3))], {"paddings": ((1, 0), (2, 1)), "mode": "CONSTANT", "constant_values": 0.5}),
+                Sample([f((3, 4))], {"paddings": ((2, 1), (1, 3)), "mode": "REFLECT", "constant_values": 0}),
+                Sample([f((2, 3, 2))], {"paddings": ((2, 1), (0, 3), (1, 1)), "mode": "SYMMETRIC",
+                                        "constant_values": 0})],
+        "pad_grad": [Sample([f((6, 7))], {"paddings": ((2, 1), (1, 2)), "mode": "REFLECT"}),
+                     Sample([f((5, 6))], {"paddings": ((2, 1), (0, 3)), "mode": "SYMMETRIC"}),
+                     Sample([f((3, 6))], {"paddings": ((1, 0), (2, 1)), "mode": "CONSTANT"})],
+        "einsum": [Sample([f((2, 3)), f((3, 4), 1)], {"equation": "ij,jk->ik"}),
+                   Sample([f((2, 3, 4)), f((2, 4), 1)], {"equation": "bij,bj->bi"}),
+                   Sample([f((3, 4))], {"equation": "ij->j"}),
+                   Sample([f((2, 3)), f((3,), 1), f((3, 2), 2)], {"equation": "ij,j,jk->ik"}),
+                   Sample([f((1, 2, 3)), f((4, 2, 3), 1)], {"equation": "ABi,ABi->AB"})],   # A broadcasts 1 -> 4
+        "matrix_inverse": [Sample([_well((3, 3), dtype)], {"adjoint": False}),
+                           Sample([_well((2, 3, 3), dtype)], {"adjoint": True})],
+        "matrix_solve": [Sample([_well((3, 3), dtype), f((3, 2), 1)], {"adjoint": False}),
+                         Sample([_well((2, 3, 3), dtype), f((2, 3, 1), 1)], {"adjoint": True})],
+        "matrix_determinant": [Sample([_well((3, 3), dtype)]), Sample([_well((2, 2, 2), dtype)])],
         **string_samples(),
     }
+
+
+def _well(shape, dtype):
+    """Well-conditioned square matrices: random plus 3 on the diagonal."""
+    return (_f(shape, 3, dtype.np) + 3 * np.eye(shape[-1])).astype(dtype.np)
 
 
 def string_samples():

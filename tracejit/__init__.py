@@ -12,8 +12,10 @@ from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
 from .context import executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
-from . import math, nn, linalg, random, strings, io, ragged  # noqa: F401
+from .devices import device  # noqa: F401
+from . import math, nn, linalg, random, strings, io, ragged, image, sparse, types  # noqa: F401
 from .ragged import RaggedTensor  # noqa: F401
+from .sparse import SparseTensor  # noqa: F401
 from . import data, keras, summary, train, compat  # noqa: F401
 
 newaxis = None

@@ -127,19 +127,24 @@ def _short(value):
     return text if len(text) < 60 else text[:57] + "..."
 
 
-def convert_inputs(prim, args):
-    """Tensors keep their dtype; other values of the op's same-dtype group take the dtype of the
-    group's first tensor (so `t + 10` is float32 when t is), or with no tensor the dtype of the
-    group's first value (`maximum(0., [1, -1])` is float32), as TF's args_to_matching_eager."""
-    group = prim.dtype_group(len(args))
-    hint = next((a.dtype for i, a in enumerate(args) if i in group and _is_tensor_like(a)), None)
+def convert_matching(values):
+    """Values converted to one dtype, as TF's args_to_matching_eager: tensors keep theirs, other
+    values take the dtype of the first tensor (so `t + 10` is float32 when t is), or with no
+    tensor the dtype of the first value (`maximum(0., [1, -1])` is float32)."""
+    hint = next((v.dtype for v in values if _is_tensor_like(v)), None)
     tensors = []
-    for i, a in enumerate(args):
-        tensor = convert_to_tensor(a, dtype_hint=hint if i in group else None)
-        if hint is None and i in group:
-            hint = tensor.dtype
+    for v in values:
+        tensor = convert_to_tensor(v, dtype_hint=hint)
+        hint = hint or tensor.dtype
         tensors.append(tensor)
     return tensors
+
+
+def convert_inputs(prim, args):
+    """The op's arguments as tensors: its same-dtype group converted by convert_matching."""
+    group = prim.dtype_group(len(args))
+    matched = iter(convert_matching([args[i] for i in group]))
+    return [next(matched) if i in group else convert_to_tensor(a) for i, a in enumerate(args)]
 
 
 def static_shape(op_name, shape):
