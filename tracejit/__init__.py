@@ -10,7 +10,7 @@ from .variables import Variable  # noqa: F401
 from .autodiff import GradientTape, UnconnectedGradients  # noqa: F401
 from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
-from .context import executing_eagerly, init_scope  # noqa: F401
+from .context import control_dependencies, executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
 from .devices import device  # noqa: F401
 from . import math, nn, linalg, random, strings, io, ragged, image, sparse, types  # noqa: F401

@@ -49,6 +49,14 @@ class Context:
         """The concrete array a new Variable starts from (contexts may also veto or record it)."""
         raise NotImplementedError
 
+    def control_dependencies(self, control_inputs):
+        """Eager code and traces run in program order already: nothing to add (as in TF2, where
+        callables among control_inputs are called)."""
+        for control in control_inputs or ():
+            if callable(control):
+                control()
+        return contextlib.nullcontext()
+
     def observe(self, prim, inputs, params, out):
         for tape in tuple(self.tapes):
             tape._record(prim, inputs, params, out)
@@ -207,6 +215,13 @@ def entered(context):
         yield context
     finally:
         _thread.stack.pop()
+
+
+def control_dependencies(control_inputs):
+    """`with control_dependencies([op, tensor, ...]):` ops created inside run after those. The current
+    context decides what that takes: nothing eagerly or in a trace (program order), recorded control
+    edges in a TF1 graph."""
+    return current_context().control_dependencies(control_inputs)
 
 
 def init_scope():

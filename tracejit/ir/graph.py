@@ -1,4 +1,4 @@
-"""SSA graph: Values (shape, dtype), Nodes (primitive, inputs, params, outputs, source location).
+"""SSA graph: Values (shape, dtype; shape None = unknown rank), Nodes (primitive, inputs, params, outputs, source location).
 
 Besides the registered ops, three structural primitives belong to the IR itself:
   CONST   params {value: ndarray}                        -> one output
@@ -7,6 +7,7 @@ Besides the registered ops, three structural primitives belong to the IR itself:
 Captured Variables are graph inputs by reference (`graph.variables`); what a read inside a trace
 returns is the tracing context's business (context.py), not the graph's.
 """
+from ..tensor import known_dims
 from .primitives import ASSIGN, CONST, FUSED, constant_array  # noqa: F401
 
 
@@ -18,7 +19,7 @@ class Value:
 
     @property
     def ndim(self):
-        return len(self.shape)
+        return None if self.shape is None else len(self.shape)
 
     def __repr__(self):
         return f"%{self.id}"
@@ -54,7 +55,8 @@ class Graph:
         self._constants = {}        # id(ndarray) -> (ndarray, Value); the array is kept alive
 
     def new_value(self, shape, dtype, node=None, name=None):
-        value = Value(self, self._next_id, tuple(shape), dtype, node, name)
+        """shape: a tuple of dims (None = unknown dim), or None for unknown rank."""
+        value = Value(self, self._next_id, known_dims(shape), dtype, node, name)
         self._next_id += 1
         return value
 

@@ -8,11 +8,11 @@ from ..errors import InvalidArgumentError
 from .broadcast import ones_like, sum_to, zeros_like
 from .core import convert_to_tensor, op
 from ..primitive import ELEMENTWISE
-from .rules import broadcast_shapes
+from .rules import broadcast_shapes, dims
 
 
 def _unary_rule(name):
-    return lambda x: (tuple(x.shape), x.dtype)
+    return lambda x: (dims(x), x.dtype)
 
 
 def _binary_rule(name, out_dtype=None):
@@ -33,7 +33,7 @@ def unary(name, impl, vjp, dtypes=dt.FLOATS, domain=None, out_dtype=None):
     if out_dtype is None:
         rule = _unary_rule(name)
     else:
-        rule = lambda x: (tuple(x.shape), out_dtype(x.dtype) if callable(out_dtype) else out_dtype)  # noqa: E731
+        rule = lambda x: (dims(x), out_dtype(x.dtype) if callable(out_dtype) else out_dtype)  # noqa: E731
     return _declare(name, rule, impl, vjp, dtypes, "unary", domain)
 
 
@@ -94,7 +94,7 @@ logical_not = unary("logical_not", np.logical_not, None, dt.BOOL)
 
 @op("leaky_relu", ELEMENTWISE, dtypes=dt.FLOATS, sample="unary")
 def leaky_relu(x, alpha=0.2):
-    return tuple(x.shape), x.dtype
+    return dims(x), x.dtype
 
 
 leaky_relu.impl = lambda x, alpha=0.2: np.where(x > 0, x, alpha * x)
@@ -103,7 +103,7 @@ leaky_relu.vjp = lambda g, x, out, alpha=0.2: (select(x > 0, g, g * alpha),)
 
 @op("elu", ELEMENTWISE, dtypes=dt.FLOATS, sample="unary")
 def elu(x):
-    return tuple(x.shape), x.dtype
+    return dims(x), x.dtype
 
 
 elu.impl = lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
@@ -208,7 +208,7 @@ select.vjp = lambda g, c, x, y, out: (None, _sum_to(select(c, g, zeros_like(g)),
 def _cast(x, dtype):
     if x.dtype.kind == "s" or dtype.kind == "s":
         raise InvalidArgumentError(f"cast: cannot cast {x.dtype.name} to {dtype.name}")
-    return tuple(x.shape), dtype
+    return dims(x), dtype
 
 
 _cast.impl = lambda x, dtype: (x if dtype.is_complex else np.real(x)).astype(dtype.np)   # complex -> real part

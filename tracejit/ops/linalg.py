@@ -13,6 +13,8 @@ from .shape import expand_dims, squeeze, transpose
 
 @op("matmul", MATMUL, dtypes=dt.ARITHMETIC, sample="matmul")
 def _matmul(a, b, transpose_a=False, transpose_b=False):
+    if a.ndim is None or b.ndim is None:
+        return None, a.dtype                    # unknown rank: batch matmul of unknown shape (as TF)
     if a.ndim < 2 or b.ndim < 2:
         raise InvalidArgumentError(f"matmul: inputs must be at least 2-D, got shapes {tuple(a.shape)} and "
                                    f"{tuple(b.shape)}")

@@ -5,10 +5,9 @@ from .. import dtypes as dt
 from . import elementwise as E
 from .broadcast import broadcast_like, ones_like, zeros_like
 from .shape import expand_dims, shape, squeeze
-from ..tensor import Tensor
 from .core import convert_to_tensor, op
 from ..primitive import REDUCTION, Monoid
-from .rules import normalize_axes, normalize_axis, reduced_shape
+from .rules import dims, normalize_axes, normalize_axis, reduced_shape, resolve_axes
 
 
 def _rule(x, axis, keepdims):
@@ -16,21 +15,29 @@ def _rule(x, axis, keepdims):
 
 
 def _restore(g, x, axis, keepdims):
-    """g with the reduced axes put back as size 1, then broadcast to x's shape."""
-    if not keepdims:
-        for a in axis:
+    """g with the reduced axes put back as size 1, then broadcast to x's shape. (axis None: all axes,
+    so g is a scalar; negative axes, given for an input of unknown rank, go back from the end.)"""
+    if not keepdims and axis is not None:
+        for a in sorted(axis, reverse=bool(axis) and axis[0] < 0):
             g = expand_dims(g, a)
     return broadcast_like(g, x)
 
 
-def _count(x, axis):
+def _count(x, out, axis):
     """Number of elements each output reduces over, as a Python number when it is known."""
-    dims = [x.shape[a] for a in axis]
-    if None not in dims:
-        return float(np.prod(dims, dtype=np.float64))
-    dims = shape(x)
-    reduced = E.select(Tensor(np.array([i in axis for i in range(x.ndim)])), dims, ones_like(dims))
-    return E.cast(reduce_prod(reduced), dtype=x.dtype)
+    sizes = [x.shape[a] for a in axis] if x.ndim is not None and axis is not None else [None]
+    if None not in sizes:
+        return float(np.prod(sizes, dtype=np.float64))
+    return E.cast(_num_elements(x), x.dtype) / E.cast(_num_elements(out), x.dtype)
+
+
+def _num_elements(x):
+    """The number of elements of x, computed at run time (its shape is not fully known)."""
+    return reduce_prod(shape(x))
+
+
+def _resolve_axes(x, axis, **params):
+    return dict(params, axis=tuple(sorted(resolve_axes(axis, x.ndim))))
 
 
 def _extreme_vjp(g, x, out, axis, keepdims):
@@ -53,7 +60,7 @@ def _prod_vjp(g, x, out, axis, keepdims):
 def _reduction(name, impl, vjp, dtypes, monoid=None):
     prim = op(name, REDUCTION, dtypes=dtypes, sample="reduction", differentiable=vjp is not None,
               monoid=monoid)(_rule)
-    prim.impl, prim.vjp = impl, vjp
+    prim.impl, prim.vjp, prim.resolve_params = impl, vjp, _resolve_axes
     return prim
 
 
@@ -82,7 +89,8 @@ _sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.add.reduce(x, axis=
                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.ARITHMETIC,
                   Monoid(E.add, 0.0))
 _mean = _reduction("reduce_mean", _mean_impl,
-                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.ARITHMETIC,
+                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, out, axis),),
+                   dt.ARITHMETIC,
                    Monoid(E.add, 0.0, mean=True))
 _max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUMERIC, Monoid(E.maximum, -np.inf))
 _min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC, Monoid(E.minimum, np.inf))
@@ -114,6 +122,10 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     return result if keepdims else squeeze(result, axis=normalize_axes("reduce_logsumexp", axis, x.ndim))
 
 
+def _resolve_axis(x, axis, **params):
+    return dict(params, axis=axis % x.ndim if x.ndim else 0)
+
+
 def _arg_rule(x, axis, output_type):
     return reduced_shape(x.shape, (axis,), False), output_type
 
@@ -121,6 +133,7 @@ def _arg_rule(x, axis, output_type):
 def _arg(name, fn):
     prim = op(name, REDUCTION, differentiable=False, dtypes=dt.NUMERIC, sample="arg_reduction")(_arg_rule)
     prim.impl = lambda x, axis, output_type: fn(x, axis=axis)
+    prim.resolve_params = _resolve_axis
 
     def public(input, axis=None, output_type=dt.int64, name=None):
         x = convert_to_tensor(input)
@@ -135,7 +148,7 @@ _argmin, argmin = _arg("argmin", np.argmin)
 # ---- scans ----------------------------------------------------------------------------------
 @op("cumsum", REDUCTION, dtypes=dt.ARITHMETIC, sample="cumsum")
 def _cumsum(x, axis, exclusive, reverse):
-    return tuple(x.shape), x.dtype
+    return dims(x), x.dtype
 
 
 def _cumsum_impl(x, axis, exclusive, reverse):
@@ -149,6 +162,7 @@ def _cumsum_impl(x, axis, exclusive, reverse):
 
 
 _cumsum.impl = _cumsum_impl
+_cumsum.resolve_params = _resolve_axis
 _cumsum.vjp = lambda g, x, out, axis, exclusive, reverse: (
     _cumsum(g, axis=axis, exclusive=exclusive, reverse=not reverse),)
 
