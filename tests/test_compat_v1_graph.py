@@ -204,3 +204,6 @@ def test_unknown_rank_tensor_spec():
     f = tf2.function(lambda x: x * 2.0, input_signature=[tf2.TensorSpec(None, tf2.float32)])
     with pytest.raises(NotImplementedError, match=r"unknown rank.*TensorSpec\(\[None, None\]\)"):
         f(tf2.constant([1.0]))
+    with pytest.raises(NotImplementedError, match="unknown rank"):
+        tf2.function(lambda x: x).get_concrete_function(tf2.TensorSpec(None))
+    assert not tf2.TensorShape(None) and tf2.TensorShape([1]) and not tf2.TensorShape([])

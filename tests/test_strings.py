@@ -158,3 +158,20 @@ def test_string_arguments_and_results_of_functions():
     assert greet.experimental_get_tracing_count() == 1          # same signature: string[]
     concat = tf.function(lambda a, b: a + b)
     assert _list(concat(tf.constant(["a", "b"]), tf.constant("c"))) == [b"ac", b"bc"]
+
+
+def test_string_datasets():
+    ds = tf.data.Dataset.from_tensor_slices(["the cat", "a dog sat"])
+    first = next(iter(ds))
+    assert first.dtype == tf.string and first.numpy() == b"the cat"
+    assert list(ds.as_numpy_iterator()) == [b"the cat", b"a dog sat"]
+    words = ds.map(lambda line: tf.strings.length(tf.strings.upper(line)))
+    assert [int(n) for n in words] == [7, 9]
+    batch = next(iter(ds.batch(2)))
+    assert batch.dtype == tf.string and _list(batch) == [b"the cat", b"a dog sat"]
+
+
+def test_values_that_are_not_numbers_or_strings_do_not_convert():
+    for value in ([1, "a"], None, object(), tf.ragged.constant([[1], [2, 3]])):
+        with pytest.raises(TypeError, match="Cannot convert"):
+            tf.constant(value)

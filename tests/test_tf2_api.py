@@ -212,8 +212,9 @@ def test_ragged_inside_function_and_its_gradient():
 # ---- sparse -------------------------------------------------------------------------------------
 def test_sparse_tensor():
     st = tf.sparse.SparseTensor(indices=[[0, 0], [1, 2]], values=[1, 2], dense_shape=[3, 4])
-    assert repr(st) == ("SparseTensor(indices=tf.Tensor(\n[[0 0]\n [1 2]], shape=(2, 2), dtype=int64), values=tf."
-                        "Tensor([1 2], shape=(2,), dtype=int32), dense_shape=tf.Tensor([3 4], shape=(2,), dtype=int64))")
+    assert repr(st) == ("SparseTensor(indices=tf.Tensor(\n[[0 0]\n [1 2]], shape=(2, 2), dtype=int64), "
+                        "values=tf.Tensor([1 2], shape=(2,), dtype=int32), "
+                        "dense_shape=tf.Tensor([3 4], shape=(2,), dtype=int64))")
     assert st.shape == [3, 4] and st.dtype == tf.int32 and tf.SparseTensor is tf.sparse.SparseTensor
     assert _both(lambda: tf.sparse.to_dense(st)).numpy().tolist() == [[1, 0, 0, 0], [0, 0, 2, 0], [0, 0, 0, 0]]
     assert tf.sparse.to_dense(st, default_value=-1).numpy()[2].tolist() == [-1, -1, -1, -1]
@@ -310,3 +311,16 @@ def test_types_experimental():
     for value in (tf.constant(1.0), tf.Variable(1.0), 1, 2.5, "s", b"b", [1], (1,), np.zeros(2), np.float32(1)):
         assert isinstance(value, T.TensorLike), value
     assert not isinstance(object(), T.TensorLike) and not isinstance(lambda: 0, T.GenericFunction)
+
+
+def test_ragged_eager_only_methods_say_so_inside_function():
+    @tf.function
+    def f(values):
+        rt = tf.RaggedTensor.from_row_lengths(values, [1, 2])
+        assert repr(rt).startswith("tf.RaggedTensor(values=Tensor(")      # the symbolic repr, as TF's
+        with pytest.raises(ValueError, match="only supported in eager mode"):
+            rt.to_list()
+        with pytest.raises(ValueError, match="only supported in eager mode"):
+            rt[0]
+        return rt.to_tensor()
+    assert f(tf.constant([1, 2, 3])).numpy().tolist() == [[1, 0], [2, 3]]

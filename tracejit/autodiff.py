@@ -100,10 +100,12 @@ class GradientTape:
             raise ValueError(f"unconnected_gradients must be 'none' or 'zero' (tf.UnconnectedGradients), got "
                              f"{unconnected_gradients!r}") from None
         self._used = True
+        flat = nest.flatten(target)
+        seeds = [None] * len(flat) if output_gradients is None else nest.flatten(output_gradients)
+        kept = [(t, s) for t, s in zip(flat, seeds) if t is not None]         # a None target contributes nothing
         with self.stop_recording():
-            targets, target_reads = self._targets(nest.flatten(target))
-            seeds = [None] * len(targets) if output_gradients is None else nest.flatten(output_gradients)
-            grads = self._backward(targets, seeds)
+            targets, target_reads = self._targets([t for t, _ in kept])
+            grads = self._backward(targets, [s for _, s in kept])
             results = [self._source_gradient(s, grads, unconnected, target_reads) for s in nest.flatten(sources)]
         return nest.pack_sequence_as(sources, results)
 

@@ -12,6 +12,7 @@ Traits are what passes ask instead of comparing names:
   shape_only      the result depends on the input's shape only, not its values
   view            NumPy computes the result as a view of an input (reshape, broadcast, basic
                   slicing): no arithmetic, and copying it into a buffer alone buys nothing
+  resolve_params  makes params given for inputs of unknown rank canonical once ranks are known
 """
 import numpy as np
 

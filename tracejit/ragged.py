@@ -119,12 +119,14 @@ class RaggedTensor:
 
     def to_list(self):
         """Nested Python lists of the values (eager only)."""
+        self._require_eager("to_list()")
         values = self._values.to_list() if isinstance(self._values, RaggedTensor) else self._values.numpy().tolist()
         splits = self._row_splits.numpy().tolist()
         return [values[a:b] for a, b in zip(splits[:-1], splits[1:])]
 
     def numpy(self):
         """An object array of rows (NumPy arrays; object arrays of rows for more ragged dimensions)."""
+        self._require_eager("numpy()")
         values, splits = self._values.numpy(), self._row_splits.numpy()
         out = np.empty(len(splits) - 1, dtype=object)
         for i in range(len(out)):
@@ -135,6 +137,7 @@ class RaggedTensor:
         if not isinstance(index, (int, np.integer)):
             raise NotImplementedError("RaggedTensor indexing supports a single row index (rt[i]); use "
                                       "rt.to_tensor() for other slices")
+        self._require_eager("indexing")
         splits = self._row_splits.numpy()
         rows = len(splits) - 1
         if not -rows <= index < rows:
@@ -142,6 +145,11 @@ class RaggedTensor:
         i = index % rows
         return self._values[int(splits[i]):int(splits[i + 1])] if not isinstance(
             self._values, RaggedTensor) else _ragged_rows(self._values, splits[i], splits[i + 1])
+
+    def _require_eager(self, what):
+        if not self._is_eager():
+            raise ValueError(f"RaggedTensor.{what} is only supported in eager mode (inside @function use "
+                             "rt.to_tensor(), rt.values and rt.row_lengths())")
 
     def _is_eager(self):
         return not any(t.is_symbolic for t in self.nested_row_splits + (self.flat_values,))

@@ -53,6 +53,9 @@ class TensorShape(tuple):
             raise ValueError("Cannot take the length of shape with unknown rank.")
         return tuple.__len__(self)
 
+    def __bool__(self):
+        return tuple.__len__(self) > 0
+
     def __iter__(self):
         if self._unknown_rank:
             raise ValueError("Cannot iterate over a shape with unknown rank.")

@@ -2,6 +2,7 @@
 Tensors. from_tensor_slices / shuffle / batch / map / repeat / take / prefetch, as in tf.data."""
 import numpy as np
 
+from ..ops.core import convert_to_tensor
 from ..ops.random import get_seed
 from ..tensor import Tensor
 
@@ -24,11 +25,14 @@ def _leaves(element):
 
 
 def _as_array(value):
-    return value.numpy() if isinstance(value, Tensor) or hasattr(value, "_as_tensor") else np.asarray(value)
+    """Python values convert as TF converts them (int32, float32, strings as bytes); arrays keep their dtype."""
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind not in "USO":
+        return np.asarray(value)
+    return convert_to_tensor(value)._value
 
 
 def _to_tensors(element):
-    return _map_structure(lambda a: a if isinstance(a, Tensor) else Tensor(np.asarray(a)), element)
+    return _map_structure(lambda a: a if isinstance(a, Tensor) else convert_to_tensor(np.asarray(a)), element)
 
 
 class Dataset:

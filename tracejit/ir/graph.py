@@ -1,4 +1,5 @@
-"""SSA graph: Values (shape, dtype; shape None = unknown rank), Nodes (primitive, inputs, params, outputs, source location).
+"""SSA graph: Values (shape, dtype; shape None = unknown rank), Nodes (primitive, inputs, params, outputs,
+source location).
 
 Besides the registered ops, three structural primitives belong to the IR itself:
   CONST   params {value: ndarray}                        -> one output

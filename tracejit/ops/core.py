@@ -51,6 +51,9 @@ def _python_array(value):
             array = np.array(value, dtype=object)
         encode = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])
         array = encode(array) if array.size else array.astype(object)
+        if not all(isinstance(s, bytes) for s in array.flat):
+            raise TypeError(f"Cannot convert {_short(value)} to a tensor: its elements are neither all numbers nor "
+                            "all strings")
     return array
 
 

@@ -146,7 +146,8 @@ def _to_number_impl(x, out_type):
         try:
             value = parse(s.decode("utf-8"))
         except (ValueError, UnicodeDecodeError):
-            raise InvalidArgumentError(f"StringToNumberOp could not correctly convert string: {s.decode('utf-8', 'replace')}")
+            raise InvalidArgumentError("StringToNumberOp could not correctly convert string: "
+                                       f"{s.decode('utf-8', 'replace')}") from None
         if out_type.is_integer and not out_type.min <= value <= out_type.max:
             raise InvalidArgumentError(f"StringToNumberOp: {s!r} is out of range for {out_type.name}")
         return value

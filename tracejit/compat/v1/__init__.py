@@ -2,8 +2,8 @@
 import numpy as np
 
 
-from ...dtypes import (bool_ as bool, complex64, complex128, float16, float32, float64, int8, int16, int32,  # noqa: F401
-                       int64, string, uint8)
+from ...dtypes import (  # noqa: F401
+    bool_ as bool, complex64, complex128, float16, float32, float64, int8, int16, int32, int64, string, uint8)
 from ...ops import *  # noqa: F401,F403
 from ...ops import range, where  # noqa: F401
 from ...control_flow import cond, while_loop  # noqa: F401
