@@ -207,3 +207,13 @@ def test_unknown_rank_tensor_spec():
     with pytest.raises(NotImplementedError, match="unknown rank"):
         tf2.function(lambda x: x).get_concrete_function(tf2.TensorSpec(None))
     assert not tf2.TensorShape(None) and tf2.TensorShape([1]) and not tf2.TensorShape([])
+
+
+def test_string_placeholders(graph_mode):
+    line = tf.placeholder(tf.string, shape=[])
+    words = tf.strings.split(tf.strings.upper(line))
+    anything = tf.placeholder(tf.string)
+    with tf.Session() as sess:
+        assert sess.run(words, feed_dict={line: "hello tf world"}).tolist() == [b"HELLO", b"TF", b"WORLD"]
+        assert sess.run(tf.strings.upper(anything) + "!", feed_dict={anything: ["a", "b"]}).tolist() == [b"A!", b"B!"]
+        assert sess.run(tf.strings.length(anything), feed_dict={anything: [["ab"], ["c"]]}).tolist() == [[2], [1]]

@@ -159,7 +159,7 @@ class GradientTape:
         source.shape[1:]; rows of the batch must not depend on each other (as TF assumes)."""
         from .ops import reshape, transpose
         target, source_tensor = convert_to_tensor(target), convert_to_tensor(source)
-        if target.ndim < 1 or source_tensor.ndim < 1 or target.shape[0] != source_tensor.shape[0]:
+        if not target.ndim or not source_tensor.ndim or target.shape[0] != source_tensor.shape[0]:
             raise ValueError(f"batch_jacobian: target {target.shape} and source {source_tensor.shape} need the "
                              "same known first (batch) dimension")
         batch, inner = target.shape[0], target.shape[1:].num_elements()

@@ -10,7 +10,7 @@ from .. import dtypes as dt
 from ..errors import InvalidArgumentError
 from ..primitive import ELEMENTWISE, INDEX
 from .core import op
-from .rules import broadcast_shapes
+from .rules import broadcast_shapes, dims
 
 STRING = (dt.string,)
 
@@ -27,7 +27,7 @@ def _string_op(name, rule, impl, kind=ELEMENTWISE, **traits):
 
 
 def _unary_string(x, **params):
-    return tuple(x.shape), dt.string
+    return dims(x), dt.string
 
 
 def _check_string(op_name, x):
@@ -46,7 +46,7 @@ string_join = _string_op(
     lambda *xs, separator: _map(lambda *parts: separator.join(parts), *xs), dtypes=STRING)
 
 string_length = _string_op(
-    "string_length", lambda x, unit: (tuple(x.shape), dt.int32),
+    "string_length", lambda x, unit: (dims(x), dt.int32),
     lambda x, unit: _map(lambda s: len(_decoded(unit, s)), x), dtypes=STRING)
 
 
@@ -122,7 +122,7 @@ def _as_string_rule(x, precision, scientific, shortest, width, fill):
         raise InvalidArgumentError("strings.as_string: cannot select both scientific and shortest notation")
     if len(fill) > 1:
         raise InvalidArgumentError("strings.as_string: fill must be one or fewer characters")
-    return tuple(x.shape), dt.string
+    return dims(x), dt.string
 
 
 def _as_string_impl(x, precision, scientific, shortest, width, fill):
@@ -154,7 +154,7 @@ def _to_number_impl(x, out_type):
     return _map(one, x)
 
 
-to_number = _string_op("to_number", lambda x, out_type: (tuple(x.shape), out_type), _to_number_impl, dtypes=STRING)
+to_number = _string_op("to_number", lambda x, out_type: (dims(x), out_type), _to_number_impl, dtypes=STRING)
 
 
 def _decode_raw_impl(x, out_type, little_endian):
@@ -259,5 +259,5 @@ def _split_values_impl(x, sep, maxsplit):
 string_split_values = _string_op("string_split_values", lambda x, sep, maxsplit: ((None,), dt.string),
                                  _split_values_impl, INDEX, dtypes=STRING)
 string_split_lengths = _string_op(
-    "string_split_lengths", lambda x, sep, maxsplit: (tuple(x.shape), dt.int64),
+    "string_split_lengths", lambda x, sep, maxsplit: (dims(x), dt.int64),
     lambda x, sep, maxsplit: _map(lambda s: len(_split_one(s, sep, maxsplit)), x), dtypes=STRING)

@@ -12,6 +12,7 @@ from ...ir.graph import ASSIGN, CONST, Graph as IRGraph
 from ...ir.verify import verify
 from ... import nest
 from ...passes import optimize
+from ...ops.core import convert_to_tensor
 from ...tensor import Tensor, TensorShape, format_dims
 from ...variables import Variable
 from .graph_mode import Operation, get_default_graph
@@ -103,7 +104,7 @@ class Session:
             if placeholder is None or not any(placeholder is p for p in self.graph.inputs):
                 raise TypeError(f"feed_dict key {key!r} is not a placeholder of this graph")
             dtype = placeholder.dtype
-            array = np.asarray(value, dtype=None if dtype.kind == "s" else dtype.np)
+            array = convert_to_tensor(value, dtype=dtype)._value if dtype.kind == "s" else np.asarray(value, dtype.np)
             if not TensorShape(placeholder.shape).is_compatible_with(array.shape):
                 shape = "(" + ", ".join("?" if d is None else str(d) for d in placeholder.shape) + ")"
                 raise ValueError(f"Cannot feed value of shape {array.shape} for Tensor '{placeholder.name}:0', "
