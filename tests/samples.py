@@ -28,11 +28,30 @@ def array(shape, dtype, domain=None, seed=0):
     low, high = domain or (-2.0, 2.0)
     if dtype.is_bool:
         return rng.random(shape) > 0.5
+    if dtype == dt.string:
+        return strings(shape, rng)
+    if dtype.is_complex:
+        real = rng.uniform(low, high, size=shape) + 1j * rng.uniform(low, high, size=shape)
+        return real.astype(dtype.np)
     if dtype.is_integer:
         lo = max(int(np.ceil(low)), 1 if low > 0 else (0 if dtype.is_unsigned else -3))
         hi = min(int(np.floor(high)), 3) if high < 3 else 3
         return rng.integers(lo, max(hi, lo) + 1, size=shape).astype(dtype.np)
     return rng.uniform(low, high, size=shape).astype(dtype.np)
+
+
+def strings(shape, rng=None, words=(b"", b"a", b"tf", b"Hello", b"x y", b"caf\xc3\xa9", b"42")):
+    """An object array of byte strings (what a string tensor holds)."""
+    rng = rng or _rng()
+    out = np.empty(shape, dtype=object)
+    out.reshape(-1)[:] = [words[i] for i in rng.integers(len(words), size=int(np.prod(shape, dtype=int)))]
+    return out
+
+
+def _s(values):
+    out = np.empty(np.shape(values), dtype=object)
+    out[...] = values
+    return out
 
 
 UNARY_SHAPES = [(), (3,), (2, 3), (0, 3)]
@@ -44,7 +63,7 @@ REDUCTION_CASES = [((2, 3, 4), None, False), ((2, 3, 4), (0,), False), ((2, 3, 4
 def test_dtypes(prim):
     """The dtypes a family op is exercised with: the interesting subset of what it accepts."""
     allowed = prim.dtypes or dt.ALL
-    wanted = [dt.float32, dt.float64, dt.int32, dt.bool_, dt.float16]
+    wanted = [dt.float32, dt.float64, dt.int32, dt.bool_, dt.float16, dt.complex64, dt.string]
     return [d for d in wanted if d in allowed]
 
 
@@ -130,7 +149,75 @@ def specific(dtype):
                                    {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
         "avg_pool_grad": [Sample([f((1, 3, 3, 2)), f((1, 5, 5, 2), 1)],
                                  {"window": (3, 3), "strides": (2, 2), "padding": "SAME"})],
+        "cumsum": [Sample([f((2, 3))], {"axis": 1, "exclusive": False, "reverse": False}),
+                   Sample([f((4,))], {"axis": 0, "exclusive": True, "reverse": True}),
+                   Sample([f((3, 2))], {"axis": 0, "exclusive": True, "reverse": False})],
+        "ragged_to_dense": [Sample([f((5, 2)), np.array([0, 2, 2, 5], np.int64)], {"default": 0, "width": None}),
+                            Sample([f((4,)), np.array([0, 3, 4], np.int64)], {"default": -1, "width": 2})],
+        "ragged_from_dense": [Sample([f((3, 3, 2)), np.array([0, 2, 2, 5], np.int64), f((5, 2), 1)]),
+                              Sample([f((2, 2)), np.array([0, 3, 4], np.int64), f((4,), 1)])],
+        "pad": [Sample([f((2, 3))], {"paddings": ((1, 0), (2, 1)), "mode": "CONSTANT", "constant_values": 0.5}),
+                Sample([f((3, 4))], {"paddings": ((2, 1), (1, 3)), "mode": "REFLECT", "constant_values": 0}),
+                Sample([f((2, 3, 2))], {"paddings": ((2, 1), (0, 3), (1, 1)), "mode": "SYMMETRIC",
+                                        "constant_values": 0})],
+        "pad_grad": [Sample([f((6, 7))], {"paddings": ((2, 1), (1, 2)), "mode": "REFLECT"}),
+                     Sample([f((5, 6))], {"paddings": ((2, 1), (0, 3)), "mode": "SYMMETRIC"}),
+                     Sample([f((3, 6))], {"paddings": ((1, 0), (2, 1)), "mode": "CONSTANT"})],
+        "einsum": [Sample([f((2, 3)), f((3, 4), 1)], {"equation": "ij,jk->ik"}),
+                   Sample([f((2, 3, 4)), f((2, 4), 1)], {"equation": "bij,bj->bi"}),
+                   Sample([f((3, 4))], {"equation": "ij->j"}),
+                   Sample([f((2, 3)), f((3,), 1), f((3, 2), 2)], {"equation": "ij,j,jk->ik"}),
+                   Sample([f((1, 2, 3)), f((4, 2, 3), 1)], {"equation": "ABi,ABi->AB"})],   # A broadcasts 1 -> 4
+        "matrix_inverse": [Sample([_well((3, 3), dtype)], {"adjoint": False}),
+                           Sample([_well((2, 3, 3), dtype)], {"adjoint": True})],
+        "matrix_solve": [Sample([_well((3, 3), dtype), f((3, 2), 1)], {"adjoint": False}),
+                         Sample([_well((2, 3, 3), dtype), f((2, 3, 1), 1)], {"adjoint": True})],
+        "matrix_determinant": [Sample([_well((3, 3), dtype)]), Sample([_well((2, 2, 2), dtype)])],
+        **string_samples(),
     }
+
+
+def _well(shape, dtype):
+    """Well-conditioned square matrices: random plus 3 on the diagonal."""
+    return (_f(shape, 3, dtype.np) + 3 * np.eye(shape[-1])).astype(dtype.np)
+
+
+def string_samples():
+    words = strings((2, 3), _rng(5))
+    return {
+        "string_join": [Sample([words, _s(b"-")], {"separator": b""}),
+                        Sample([words[0], words[1], words[0]], {"separator": b", "})],
+        "string_length": [Sample([words], {"unit": "BYTE"}), Sample([words], {"unit": "UTF8_CHAR"})],
+        "string_lower": [Sample([words], {"encoding": ""}), Sample([_s([b"\xc3\x80B"])], {"encoding": "utf-8"})],
+        "string_upper": [Sample([words], {"encoding": ""}), Sample([_s([b"caf\xc3\xa9"])], {"encoding": "utf-8"})],
+        "substr": [Sample([_s([b"hello", b"caf\xc3\xa9"]), _i([1, -2]), _i(3)], {"unit": "BYTE"}),
+                   Sample([_s([b"caf\xc3\xa9"]), _i([2]), _i([5])], {"unit": "UTF8_CHAR"})],
+        "regex_replace": [Sample([words], {"pattern": rb"[aeiou]", "rewrite": b"<\\0>", "replace_global": True}),
+                          Sample([_s([b"ab12cd3"])],
+                                 {"pattern": rb"(\d+)", "rewrite": b"#\\1", "replace_global": False})],
+        "as_string": [Sample([np.array([1.5, -2.25], np.float32)], _as_string()),
+                      Sample([np.array([[3, -40]], np.int32)], _as_string(width=4, fill="0")),
+                      Sample([np.array([1234.5678])], _as_string(precision=2, scientific=True)),
+                      Sample([np.array([True, False])], _as_string())],
+        "to_number": [Sample([_s([b"1.5", b"-2e3", b" 7"])], {"out_type": dt.float32}),
+                      Sample([_s([[b"12", b"-3"]])], {"out_type": dt.int64})],
+        "decode_raw": [Sample([_s([np.array([1, 2], np.int32).tobytes(), np.array([-3, 4], np.int32).tobytes()])],
+                              {"out_type": dt.int32, "little_endian": True}),
+                       Sample([_s(np.array([1.5, 2.0], ">f8").tobytes())],
+                              {"out_type": dt.float64, "little_endian": False})],
+        "string_format": [Sample([np.arange(10, dtype=np.int32), _s(b"ab")],
+                                 {"template": b"x={} s={}", "placeholder": b"{}", "summarize": 3}),
+                          Sample([np.array([[0.5, 1 / 3], [True, 2]], np.float32)],
+                                 {"template": b"v: %", "placeholder": b"%", "summarize": -1})],
+        "string_split_values": [Sample([_s([b"hello world", b"  a  b ", b""])], {"sep": None, "maxsplit": -1}),
+                                Sample([_s([[b"a,b,,c"], [b"d"]])], {"sep": b",", "maxsplit": 1})],
+        "string_split_lengths": [Sample([_s([b"hello world", b"  a  b ", b""])], {"sep": None, "maxsplit": -1}),
+                                 Sample([_s([[b"a,b,,c"], [b"d"]])], {"sep": b",", "maxsplit": 1})],
+    }
+
+
+def _as_string(precision=-1, scientific=False, shortest=False, width=-1, fill=""):
+    return {"precision": precision, "scientific": scientific, "shortest": shortest, "width": width, "fill": fill}
 
 
 def samples_for(prim, dtype=dt.float64):

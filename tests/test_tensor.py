@@ -20,8 +20,9 @@ def test_dtypes_compare_with_numpy_and_names():
     assert t.dtype != tf.float64 and tf.as_dtype(np.int64) == tf.int64
     assert repr(tf.float32) == "tf.float32" and tf.float32.as_numpy_dtype is np.float32
     assert tf.int8.is_integer and tf.float16.is_floating and tf.bool.is_bool and tf.uint8.is_unsigned
+    assert tf.as_dtype(np.complex64) == tf.complex64 and tf.complex128.real_dtype == tf.float64
     with pytest.raises(TypeError, match="not supported"):
-        tf.as_dtype(np.complex64)
+        tf.as_dtype(np.uint16)
 
 
 def test_repr_and_str_show_values_shape_dtype():

@@ -1,17 +1,21 @@
 """tracejit: a tracing JIT for TensorFlow-2-style numerical Python. `import tracejit as tf`."""
 from . import dtypes, errors, config  # noqa: F401
 from .dtypes import (  # noqa: F401
-    DType, as_dtype, bool_ as bool, double, float16, float32, float64, half, int8, int16, int32, int64, string, uint8)
+    DType, as_dtype, bool_ as bool, complex64, complex128, double, float16, float32, float64, half, int8, int16, int32,
+    int64, string, uint8)
 from .tensor import Tensor, TensorShape, TensorSpec  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range, where, constant, convert_to_tensor, add_n, truediv  # noqa: F401
 from .variables import Variable  # noqa: F401
-from .autodiff import GradientTape  # noqa: F401
+from .autodiff import GradientTape, UnconnectedGradients  # noqa: F401
 from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
-from .context import executing_eagerly, init_scope  # noqa: F401
+from .context import control_dependencies, executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
-from . import math, nn, linalg, random  # noqa: F401
+from .devices import device  # noqa: F401
+from . import math, nn, linalg, random, strings, io, ragged, image, sparse, types  # noqa: F401
+from .ragged import RaggedTensor  # noqa: F401
+from .sparse import SparseTensor  # noqa: F401
 from . import data, keras, summary, train, compat, distribute  # noqa: F401
 
 newaxis = None

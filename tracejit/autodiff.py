@@ -4,13 +4,23 @@ so it sees that context's primitives and variable reads and nothing else. The vj
 with tracejit ops, so an eager gradient computes with NumPy and a traced one emits graph nodes
 (and an outer tape records an inner gradient)."""
 import contextlib
+import enum
+
+import numpy as np
 
 from . import nest
 from .context import current_context
 from .ops.broadcast import ones_like, zeros_like
+from .ops.shape import broadcast_to
 from .ops.core import convert_to_tensor
 from .tensor import Tensor
 from .variables import Variable
+
+
+class UnconnectedGradients(enum.Enum):
+    """What gradient() returns for a source the target does not depend on (tf.UnconnectedGradients)."""
+    NONE = "none"
+    ZERO = "zero"
 
 
 class GradientTape:
@@ -84,25 +94,39 @@ class GradientTape:
         if self._used and not self._persistent:
             raise RuntimeError("A non-persistent GradientTape can only be used to compute one set of gradients "
                                "(or jacobians); use GradientTape(persistent=True) to call gradient() again")
-        if unconnected_gradients not in ("none", "zero"):
-            raise ValueError(f"unconnected_gradients must be 'none' or 'zero', got {unconnected_gradients!r}")
+        try:
+            unconnected = UnconnectedGradients(unconnected_gradients).value
+        except ValueError:
+            raise ValueError(f"unconnected_gradients must be 'none' or 'zero' (tf.UnconnectedGradients), got "
+                             f"{unconnected_gradients!r}") from None
         self._used = True
-        flat_targets = nest.flatten(target)
-        seeds = [None] * len(flat_targets) if output_gradients is None else nest.flatten(output_gradients)
-        # a None target (e.g. a loss that is not a float) contributes no gradient
-        seeds = [seed for t, seed in zip(flat_targets, seeds) if t is not None]
-        targets = [convert_to_tensor(t) for t in flat_targets if t is not None]
+        flat = nest.flatten(target)
+        seeds = [None] * len(flat) if output_gradients is None else nest.flatten(output_gradients)
+        kept = [(t, s) for t, s in zip(flat, seeds) if t is not None]         # a None target contributes nothing
         with self.stop_recording():
-            grads = self._backward(targets, seeds)
-            results = [self._source_gradient(s, grads, unconnected_gradients) for s in nest.flatten(sources)]
+            targets, target_reads = self._targets([t for t, _ in kept])
+            grads = self._backward(targets, [s for _, s in kept])
+            results = [self._source_gradient(s, grads, unconnected, target_reads) for s in nest.flatten(sources)]
         return nest.pack_sequence_as(sources, results)
+
+    def _targets(self, flat):
+        """Target tensors, and for Variable targets the read standing for the variable itself, so that
+        the gradient of a variable with respect to itself is ones (TF differentiates its handle)."""
+        targets, reads = [], {}
+        for t in flat:
+            tensor = convert_to_tensor(t)
+            if isinstance(t, Variable):
+                reads.setdefault(id(t), []).append(tensor)
+            targets.append(tensor)
+        return targets, reads
 
     def _backward(self, targets, seeds):
         return backward(self._entries, targets, seeds)
 
-    def _source_gradient(self, source, grads, unconnected):
+    def _source_gradient(self, source, grads, unconnected, target_reads=None):
         if isinstance(source, Variable):
-            parts = [grads[id(t)] for t in self._variable_reads.get(id(source), ()) if id(t) in grads]
+            reads = self._variable_reads.get(id(source), []) + (target_reads or {}).get(id(source), [])
+            parts = [grads[id(t)] for t in reads if id(t) in grads]
         elif isinstance(source, Tensor):
             parts = [grads[id(source)]] if id(source) in grads else []
         else:
@@ -118,24 +142,52 @@ class GradientTape:
 
     def jacobian(self, target, sources, unconnected_gradients="none", experimental_use_pfor=False):
         """d target[i...] / d source[j...], shape target.shape + source.shape (one gradient per element)."""
-        from .ops import reshape, stack
+        from .ops import reshape
         target = convert_to_tensor(target)
         size = target.shape.num_elements()
         if size is None:
             raise NotImplementedError("jacobian needs a target of known shape")
-        was_used, flat_sources = self._used, nest.flatten(sources)
+        flat_sources = nest.flatten(sources)
+        columns = self._seeded_gradients(target, flat_sources, [_one_hot_seed(target.shape, target.dtype, i)
+                                                                for i in range(size)])
+        results = [reshape(c, tuple(target.shape) + tuple(s.shape)) for c, s in zip(columns, flat_sources)]
+        return nest.pack_sequence_as(sources, results)
+
+    def batch_jacobian(self, target, source, unconnected_gradients="none", parallel_iterations=None,
+                       experimental_use_pfor=False):
+        """d target[b, i...] / d source[b, j...] for each batch row b, shape [batch] + target.shape[1:] +
+        source.shape[1:]; rows of the batch must not depend on each other (as TF assumes)."""
+        from .ops import reshape, transpose
+        target, source_tensor = convert_to_tensor(target), convert_to_tensor(source)
+        if not target.ndim or not source_tensor.ndim or target.shape[0] != source_tensor.shape[0]:
+            raise ValueError(f"batch_jacobian: target {target.shape} and source {source_tensor.shape} need the "
+                             "same known first (batch) dimension")
+        batch, inner = target.shape[0], target.shape[1:].num_elements()
+        if batch is None or inner is None:
+            raise NotImplementedError("batch_jacobian needs a target of known shape")
+        seeds = []
+        for i in range(inner):           # element i of every batch row at once
+            seed = np.zeros((batch, inner), target.dtype.np)
+            seed[:, i] = 1
+            seeds.append(seed.reshape(tuple(target.shape)))
+        column, = self._seeded_gradients(target, [source], seeds)      # [inner, batch, source...]
+        column = reshape(column, (inner, batch, -1))
+        result = transpose(column, (1, 0, 2))
+        return reshape(result, (batch,) + tuple(target.shape[1:]) + tuple(source_tensor.shape[1:]))
+
+    def _seeded_gradients(self, target, flat_sources, seeds):
+        """For each source, the stack of its gradients under each output seed ([len(seeds)] + source shape);
+        unconnected sources give zeros. Uses the tape once (persistent tapes stay usable)."""
+        from .ops import stack
+        was_used = self._used
         rows = []
         with self.stop_recording():
-            for i in range(size):
-                seed = Tensor(_one_hot_seed(target, i))
-                grads = self._backward([target], [seed])
+            for seed in seeds:
+                grads = self._backward([target], [Tensor(seed)])
                 rows.append([self._source_gradient(s, grads, "zero") for s in flat_sources])
         self._used = was_used or not self._persistent
-        results = []
-        for j, s in enumerate(flat_sources):
-            column = stack([r[j] for r in rows]) if size else zeros_like(s)
-            results.append(reshape(column, tuple(target.shape) + tuple(s.shape)))
-        return nest.pack_sequence_as(sources, results)
+        return [stack([r[j] for r in rows]) if rows else
+                broadcast_to(zeros_like(s), (0,) + tuple(s.shape)) for j, s in enumerate(flat_sources)]
 
 
 def backward(entries, targets, seeds):
@@ -155,11 +207,10 @@ def backward(entries, targets, seeds):
     return grads
 
 
-def _one_hot_seed(target, index):
-    import numpy as np
-    seed = np.zeros(target.shape.num_elements(), target.dtype.np)
+def _one_hot_seed(shape, dtype, index):
+    seed = np.zeros(shape.num_elements(), dtype.np)
     seed[index] = 1
-    return seed.reshape(tuple(target.shape))
+    return seed.reshape(tuple(shape))
 
 
 def _accumulate(grads, tensor, g):

@@ -1,7 +1,11 @@
-"""Global switches: eager execution of @function, backend, tiered compilation, the size above which
-captured arrays are passed by reference, and the debug level (TRACEJIT_DEBUG=0..3)."""
+"""Global switches: eager execution of @function, backend, compile mode, the size above which
+captured arrays are passed by reference, the debug level (TRACEJIT_DEBUG=0..3), and TF's device
+queries (one CPU)."""
 import os
 import sys
+import types
+
+from .devices import list_logical_devices, list_physical_devices  # noqa: F401
 
 _run_functions_eagerly = False
 
@@ -86,3 +90,39 @@ def debug_level(override=None):
 
 def debug_print(*parts):
     print("[tracejit]", *parts, file=sys.stderr)
+
+
+# ---- devices (tf.config): the CPU is the only device ----
+def get_visible_devices(device_type=None):
+    return list_physical_devices(device_type)
+
+
+def set_visible_devices(devices, device_type=None):
+    """Only the CPU exists: it must stay visible (no GPU can be chosen)."""
+    devices = devices if isinstance(devices, (list, tuple)) else [devices]
+    unknown = [d for d in devices if d not in list_physical_devices()]
+    if unknown:
+        raise ValueError(f"Unrecognized device: {unknown[0]}")
+
+
+def get_soft_device_placement():
+    return True         # ops requested on a missing device run on the CPU
+
+
+def set_soft_device_placement(enabled):
+    if not enabled:
+        raise ValueError("tracejit runs every op on the CPU: soft device placement cannot be disabled")
+
+
+def _set_memory_growth(device, enable):
+    raise ValueError("Cannot set memory growth on non-GPU and non-Pluggable devices")
+
+
+def _get_memory_growth(device):
+    raise ValueError("Cannot get memory growth on non-GPU and non-Pluggable devices")
+
+
+experimental = types.SimpleNamespace(
+    list_physical_devices=list_physical_devices, list_logical_devices=list_logical_devices,
+    get_visible_devices=get_visible_devices, set_visible_devices=set_visible_devices,
+    set_memory_growth=_set_memory_growth, get_memory_growth=_get_memory_growth)

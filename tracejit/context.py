@@ -49,6 +49,14 @@ class Context:
         """The concrete array a new Variable starts from (contexts may also veto or record it)."""
         raise NotImplementedError
 
+    def control_dependencies(self, control_inputs):
+        """Eager code and traces run in program order already: nothing to add (as in TF2, where
+        callables among control_inputs are called)."""
+        for control in control_inputs or ():
+            if callable(control):
+                control()
+        return contextlib.nullcontext()
+
     def observe(self, prim, inputs, params, out):
         for tape in tuple(self.tapes):
             tape._record(prim, inputs, params, out)
@@ -85,6 +93,7 @@ class EagerContext(Context):
         return variable
 
     def initial_value(self, variable, tensor):
+        check_variable_creation()
         return _eager_array(tensor, None)
 
 
@@ -147,11 +156,7 @@ class TraceContext(Context):
     def initial_value(self, variable, tensor):
         if self.observer is not None:
             self.observer.on_variable_created(variable, user_location(), self.allow_variable_creation)
-        if not self.allow_variable_creation:
-            raise VariableCreationError(
-                f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "
-                "only be created on the function's first trace; create it outside the function (or in a "
-                "layer's build) and capture it.")
+        check_variable_creation()
         if tensor._symbol is None:
             return tensor._value
         from .backend.interpreter import evaluate_value
@@ -166,6 +171,16 @@ class TraceContext(Context):
         """Back to `state`; variables first touched since then go back to their graph input."""
         self._current = {k: state.get(k, (var, self.graph.variable_input(var)))
                          for k, (var, _) in self._current.items()}
+
+
+def check_variable_creation():
+    """Variables may be created only on a @function's first trace, even under init_scope (optimizer
+    slots, lazily built layers): any retrace on this thread's stack forbids it. ValueError, as in TF."""
+    if any(not getattr(c, "allow_variable_creation", True) for c in _thread.stack):
+        raise VariableCreationError(
+            f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "
+            "only be created on the function's first trace; create it outside the function (or in a "
+            "layer's build) and capture it.")
 
 
 def _eager_array(tensor, prim):
@@ -216,6 +231,13 @@ def entered(context):
         yield context
     finally:
         _thread.stack.pop()
+
+
+def control_dependencies(control_inputs):
+    """`with control_dependencies([op, tensor, ...]):` ops created inside run after those. The current
+    context decides what that takes: nothing eagerly or in a trace (program order), recorded control
+    edges in a TF1 graph."""
+    return current_context().control_dependencies(control_inputs)
 
 
 def init_scope():

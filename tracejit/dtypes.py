@@ -11,7 +11,7 @@ class DType:
     def __init__(self, name, np_type, kind, short):
         self.name = name
         self.short = short          # the IR printer's spelling: f32, i64, ...
-        self.kind = kind            # 'f' float, 'i' signed int, 'u' unsigned int, 'b' bool, 's' string
+        self.kind = kind            # 'f' float, 'i' signed int, 'u' unsigned int, 'b' bool, 'c' complex, 's' string
         self._np = np.dtype(np_type)
 
     @property
@@ -26,17 +26,28 @@ class DType:
     is_integer = property(lambda self: self.kind in "iu")
     is_unsigned = property(lambda self: self.kind == "u")
     is_bool = property(lambda self: self.kind == "b")
+    is_complex = property(lambda self: self.kind == "c")
     is_numeric = property(lambda self: self.kind in "fiu")
     size = property(lambda self: self._np.itemsize)
     base_dtype = property(lambda self: self)
 
     @property
+    def real_dtype(self):
+        """float32 for complex64, float64 for complex128, the dtype itself otherwise."""
+        return _REAL.get(self.name, self)
+
+    @property
     def min(self):
-        return np.finfo(self._np).min if self.is_floating else np.iinfo(self._np).min
+        return self._limits().min
 
     @property
     def max(self):
-        return np.finfo(self._np).max if self.is_floating else np.iinfo(self._np).max
+        return self._limits().max
+
+    def _limits(self):
+        if self.kind in "cs":
+            raise TypeError(f"Cannot find minimum or maximum value of {self.name}")
+        return np.finfo(self._np) if self.is_floating else np.iinfo(self._np)
 
     def __eq__(self, other):
         if isinstance(other, DType):
@@ -71,14 +82,20 @@ int32 = DType("int32", np.int32, "i", "i32")
 int64 = DType("int64", np.int64, "i", "i64")
 uint8 = DType("uint8", np.uint8, "u", "u8")
 bool_ = DType("bool", np.bool_, "b", "bool")
+complex64 = DType("complex64", np.complex64, "c", "c64")
+complex128 = DType("complex128", np.complex128, "c", "c128")
 string = DType("string", np.object_, "s", "str")
 
 half, double = float16, float64
-ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_, string)
+ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_, complex64, complex128, string)
 FLOATS = (float16, float32, float64)
 INTS = (int8, int16, int32, int64, uint8)
-NUMERIC = FLOATS + INTS
+NUMERIC = FLOATS + INTS                 # real numbers: ordered, and what compiled loops compute
+COMPLEX = (complex64, complex128)
+ARITHMETIC = NUMERIC + COMPLEX          # + - * / and matmul
 BOOL = (bool_,)
+STRING = (string,)
+_REAL = {"complex64": float32, "complex128": float64}
 
 _BY_NAME = {d.name: d for d in ALL}
 _BY_NAME.update({"float": float32, "double": float64, "half": float16, "int": int32, "long": int64,
@@ -127,7 +144,7 @@ def native_byte_order(array):
 
 def default_dtype_for_array(array):
     """TF's inference for values built from Python objects: int -> int32 (int64 if it does not
-    fit), float -> float32, bool -> bool, str/bytes -> string."""
+    fit), float -> float32, complex -> complex128, bool -> bool, str/bytes -> string."""
     kind = array.dtype.kind
     if kind == "b":
         return bool_
@@ -137,6 +154,8 @@ def default_dtype_for_array(array):
         return int64
     if kind == "f":
         return float32
+    if kind == "c":
+        return complex128                   # TF: a Python complex is complex128
     if kind in "USO":
         return string
     raise TypeError(f"Cannot convert values of NumPy dtype {array.dtype} to a tensor")

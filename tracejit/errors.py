@@ -17,8 +17,13 @@ class SymbolicValueError(TracingError):
     """bool()/int()/float()/len()/iteration/.numpy() on a symbolic tensor."""
 
 
-class VariableCreationError(TracingError):
-    """A Variable was created on a trace other than the first one of a @function."""
+class SymbolicNumpyError(SymbolicValueError, AttributeError):
+    """.numpy on a symbolic tensor: an AttributeError as in TF (symbolic tensors have no numpy), so
+    `hasattr(t, "numpy")` is False and `except AttributeError` works."""
+
+
+class VariableCreationError(TracingError, ValueError):
+    """A Variable was created on a trace other than the first one of a @function (a ValueError, as in TF)."""
 
 
 class LeakedTensorError(TracingError):

@@ -12,6 +12,7 @@ Traits are what passes ask instead of comparing names:
   shape_only      the result depends on the input's shape only, not its values
   view            NumPy computes the result as a view of an input (reshape, broadcast, basic
                   slicing): no arithmetic, and copying it into a buffer alone buys nothing
+  resolve_params  makes params given for inputs of unknown rank canonical once ranks are known
 """
 import numpy as np
 
@@ -52,6 +53,10 @@ class Primitive:
         self.domain = domain                  # (low, high) of valid float inputs, for tests
         self.impl = None                      # NumPy implementation: (*arrays, **params) -> ndarray
         self.vjp = None                       # (g, *inputs, out, **params) -> tuple of input grads
+        # (*inputs, **params) -> params: axes given while an input's rank was unknown (None for all
+        # axes, negative ones) made canonical once the ranks are known (TF1 Session re-types graphs
+        # built from placeholders without a shape). None: params never depend on the rank.
+        self.resolve_params = None
 
     @property
     def pure(self):
@@ -70,7 +75,19 @@ class Primitive:
                 raise InvalidArgumentError(
                     f"{self.name} does not support dtype {dtype.name} (supported: "
                     f"{', '.join(d.name for d in self.dtypes)})")
-        return self.rule(*inputs, **params)
+        try:
+            return self.rule(*inputs, **params)
+        except (TypeError, ValueError) as error:
+            unknown = [i for i, t in enumerate(inputs) if _unknown_rank(t)]
+            if not unknown or isinstance(error, InvalidArgumentError):
+                raise
+            raise InvalidArgumentError(
+                f"{self.name} needs inputs of known rank, but input #{unknown[0]} has unknown rank (a placeholder "
+                "created without a shape?): give it a shape, with None for the dimensions that vary") from error
+
+    def params_for(self, inputs, params):
+        """The params for inputs of known rank (see resolve_params)."""
+        return params if self.resolve_params is None else self.resolve_params(*inputs, **params)
 
     def apply(self, arrays, params, np_dtype):
         """The NumPy result in the dtype the type rule promises (NumPy may differ, e.g. int / int)."""
@@ -79,6 +96,11 @@ class Primitive:
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def _unknown_rank(tensor):
+    shape = tensor.shape
+    return shape is None or getattr(shape, "rank", 0) is None
 
 
 def _shared_dtype(op_name, tensors):

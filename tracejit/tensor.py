@@ -2,40 +2,80 @@
 import numpy as np
 
 from . import dtypes
-from .errors import SymbolicValueError
+from .errors import SymbolicNumpyError, SymbolicValueError
 from .source_location import user_location
 
 
 class TensorShape(tuple):
-    """A tuple of dims (None = unknown) that compares equal to tuples and lists."""
+    """A tuple of dims (None = unknown) that compares equal to tuples and lists. TensorShape(None)
+    has unknown rank: rank None, no length or iteration (ValueError, as in TF); in the IR such a
+    value's shape is None."""
+    _unknown_rank = False
 
     def __new__(cls, dims):
         if isinstance(dims, TensorShape):
             return dims
         if dims is None:
-            raise ValueError("TensorShape of unknown rank is not supported")
+            shape = super().__new__(cls, ())
+            shape._unknown_rank = True
+            return shape
         return super().__new__(cls, (None if d is None else int(d) for d in dims))
 
-    rank = ndims = property(lambda self: len(self))
+    @property
+    def rank(self):
+        return None if self._unknown_rank else tuple.__len__(self)
+
+    ndims = rank
+
+    @property
+    def dims(self):
+        return None if self._unknown_rank else list(self)
 
     def as_list(self):
+        if self._unknown_rank:
+            raise ValueError("as_list() is not defined on an unknown TensorShape.")
         return list(self)
 
     def is_fully_defined(self):
-        return all(d is not None for d in self)
+        return not self._unknown_rank and all(d is not None for d in self)
 
     def num_elements(self):
         return int(np.prod(self, dtype=np.int64)) if self.is_fully_defined() else None
 
     def is_compatible_with(self, other):
         other = TensorShape(other)
+        if self._unknown_rank or other._unknown_rank:
+            return True
         return len(self) == len(other) and all(a is None or b is None or a == b for a, b in zip(self, other))
 
+    def __len__(self):
+        if self._unknown_rank:
+            raise ValueError("Cannot take the length of shape with unknown rank.")
+        return tuple.__len__(self)
+
+    def __bool__(self):
+        return tuple.__len__(self) > 0
+
+    def __iter__(self):
+        if self._unknown_rank:
+            raise ValueError("Cannot iterate over a shape with unknown rank.")
+        return tuple.__iter__(self)
+
+    def __contains__(self, item):
+        """`None in shape`: has unknown dims (always, when the rank is unknown)."""
+        return item is None if self._unknown_rank else tuple.__contains__(self, item)
+
     def __getitem__(self, item):
+        if self._unknown_rank:          # TF: an unknown dim, or an unknown shape for a slice
+            return TensorShape(None) if isinstance(item, slice) else None
         result = tuple.__getitem__(self, item)
         return TensorShape(result) if isinstance(item, slice) else result
 
     def __eq__(self, other):
+        if isinstance(other, TensorShape) and (self._unknown_rank or other._unknown_rank):
+            return self._unknown_rank and other._unknown_rank
+        if self._unknown_rank:
+            return False if isinstance(other, (tuple, list)) else NotImplemented
         if isinstance(other, (tuple, list)):
             return tuple(self) == tuple(other)
         return NotImplemented
@@ -47,15 +87,28 @@ class TensorShape(tuple):
     __hash__ = tuple.__hash__
 
     def __repr__(self):
-        return f"TensorShape({list(self)})"
+        return "TensorShape(None)" if self._unknown_rank else f"TensorShape({list(self)})"
 
     def __str__(self):
+        if self._unknown_rank:
+            return "<unknown>"
         return "(" + ", ".join("None" if d is None else str(d) for d in self) + ("," if len(self) == 1 else "") + ")"
 
 
+def known_dims(shape):
+    """A shape (TensorShape, tuple, or None in the IR) as a tuple of dims, or None for unknown rank."""
+    return None if shape is None or getattr(shape, "_unknown_rank", False) else tuple(shape)
+
+
+def format_dims(shape):
+    """'10,?' for dims with unknown ones, '*' for unknown rank (the IR printer and messages)."""
+    dims = known_dims(shape)
+    return "*" if dims is None else ",".join("?" if d is None else str(d) for d in dims)
+
+
 def format_shape_dtype(shape, dtype):
-    """'float32[10,10]', with '?' for unknown dims — used by retrace records and errors."""
-    return f"{dtype.name}[{','.join('?' if d is None else str(d) for d in shape)}]"
+    """'float32[10,10]', with '?' for unknown dims and [*] for unknown rank (retrace records, errors)."""
+    return f"{dtype.name}[{format_dims(shape)}]"
 
 
 class TensorSpec:
@@ -77,7 +130,7 @@ class TensorSpec:
         return isinstance(other, TensorSpec) and (self.shape, self.dtype, self.name) == (other.shape, other.dtype, other.name)
 
     def __hash__(self):
-        return hash((tuple(self.shape), self.dtype, self.name))
+        return hash((self.shape, self.dtype, self.name))
 
     def __repr__(self):
         return f"TensorSpec(shape={self.shape}, dtype={self.dtype!r}, name={self.name!r})"
@@ -168,7 +221,7 @@ class Tensor(TensorOperators):
 
     @property
     def ndim(self):
-        return len(self._shape)
+        return self._shape.rank
 
     @property
     def is_symbolic(self):
@@ -193,9 +246,18 @@ class Tensor(TensorOperators):
             raise SymbolicValueError(symbolic_value_message(self, what, fixes))
         return self._value
 
+    @property
     def numpy(self):
-        """A copy, as in TF: mutating it never changes the tensor."""
-        value = self._concrete(".numpy()", "return the tensor from the @function and call .numpy() on the result")
+        """The value as NumPy (a 0-d value as a NumPy scalar), a copy as in TF: mutating it never changes
+        the tensor. Symbolic tensors have no `numpy`: the lookup raises an AttributeError
+        (SymbolicNumpyError), as TF's symbolic tensors do."""
+        if self._symbol is not None:
+            raise SymbolicNumpyError(symbolic_value_message(
+                self, ".numpy()", "return the tensor from the @function and call .numpy() on the result"))
+        return self._numpy
+
+    def _numpy(self):
+        value = self._value
         return value[()] if value.ndim == 0 else value.copy()
 
     def __array__(self, dtype=None, copy=None):
@@ -250,8 +312,9 @@ class Tensor(TensorOperators):
         return f"<tf.Tensor: shape={self._shape}, dtype={self._dtype.name}, numpy={_numpy_repr(self._value)}>"
 
     def __str__(self):
-        if self._symbol is not None:
-            return f'Tensor("{self.name}", shape={self._shape}, dtype={self._dtype.name})'
+        if self._symbol is not None:      # TF leaves out the shape when the rank is unknown
+            shape = f", shape={self._shape}" if self._shape.rank is not None else ""
+            return f'Tensor("{self.name}"{shape}, dtype={self._dtype.name})'
         return f"tf.Tensor({_numpy_str(self._value)}, shape={self._shape}, dtype={self._dtype.name})"
 
     def __format__(self, spec):
@@ -267,10 +330,12 @@ class Tensor(TensorOperators):
 
 
 def _numpy_repr(value):
+    """TF's numpy text for repr: an array that prints on one line stays on the line."""
     if value.ndim == 0:
         scalar = value[()]
         return repr(scalar) if isinstance(scalar, bytes) else str(scalar)
-    return "\n" + np.array_repr(value)
+    text = np.array_repr(value)
+    return "\n" + text if "\n" in text else text
 
 
 def _numpy_str(value):

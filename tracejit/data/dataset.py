@@ -3,6 +3,8 @@ Tensors. from_tensor_slices / shuffle / batch / map / repeat / take / prefetch, 
 import numpy as np
 
 from .. import dtypes as dt
+from ..ops.core import convert_to_tensor
+from ..ops.random import get_seed
 from ..ops.rules import integer
 from ..tensor import Tensor
 
@@ -25,7 +27,10 @@ def _leaves(element):
 
 
 def _as_array(value):
-    return value.numpy() if isinstance(value, Tensor) or hasattr(value, "_as_tensor") else np.asarray(value)
+    """Python values convert as TF converts them (int32, float32, strings as bytes); arrays keep their dtype."""
+    if isinstance(value, (np.ndarray, np.generic)) and value.dtype.kind not in "USO":
+        return np.asarray(value)
+    return convert_to_tensor(value)._value
 
 
 def _owned_array(value):
@@ -85,12 +90,16 @@ class Dataset:
 
     # ---- transformations ----
     def shuffle(self, buffer_size, seed=None, reshuffle_each_iteration=True):
+        """Seeded like a random op (TF's rules): with tracejit.random.set_seed, or a `seed`, the order
+        of every epoch repeats from run to run; each epoch differs unless reshuffle_each_iteration=False."""
         if buffer_size < 1:
             raise ValueError(f"shuffle: buffer_size must be positive, got {buffer_size}")
+        seeds = get_seed(seed)
         epoch = [0]
 
         def iterate():
-            rng = np.random.default_rng(None if seed is None else seed + (epoch[0] if reshuffle_each_iteration else 0))
+            rng = np.random.default_rng(None if seeds is None else
+                                        [*seeds, epoch[0] if reshuffle_each_iteration else 0])
             epoch[0] += 1
             buffer = []
             for element in self._make_iterator():

@@ -4,7 +4,9 @@ import heapq
 
 
 def shape_size(shape):
-    """Number of elements of a shape, or None when a dimension is unknown."""
+    """Number of elements of a shape, or None when a dimension (or the rank) is unknown."""
+    if shape is None or getattr(shape, "_unknown_rank", False):
+        return None
     size = 1
     for d in shape:
         if d is None:

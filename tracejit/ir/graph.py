@@ -1,4 +1,5 @@
-"""SSA graph: Values (shape, dtype), Nodes (primitive, inputs, params, outputs, source location).
+"""SSA graph: Values (shape, dtype; shape None = unknown rank), Nodes (primitive, inputs, params, outputs,
+source location).
 
 Besides the registered ops, three structural primitives belong to the IR itself:
   CONST   params {value: ndarray}                        -> one output
@@ -9,6 +10,7 @@ returns is the tracing context's business (context.py), not the graph's. Large c
 are graph inputs too (`graph.captures`, after the argument inputs): the caller feeds the same
 array on every call instead of the graph baking in a copy as a constant.
 """
+from ..tensor import known_dims
 from .primitives import ASSIGN, CONST, FUSED, constant_array  # noqa: F401
 
 
@@ -20,7 +22,7 @@ class Value:
 
     @property
     def ndim(self):
-        return len(self.shape)
+        return None if self.shape is None else len(self.shape)
 
     def __repr__(self):
         return f"%{self.id}"
@@ -57,7 +59,8 @@ class Graph:
         self.captures = []          # (input Value, ndarray) fed by reference at call time
 
     def new_value(self, shape, dtype, node=None, name=None):
-        value = Value(self, self._next_id, tuple(shape), dtype, node, name)
+        """shape: a tuple of dims (None = unknown dim), or None for unknown rank."""
+        value = Value(self, self._next_id, known_dims(shape), dtype, node, name)
         self._next_id += 1
         return value
 

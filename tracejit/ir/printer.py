@@ -1,11 +1,13 @@
 """The IR's text form (DESIGN.md): readable by people, stable enough for tests to assert on."""
 import numpy as np
 
+from ..tensor import format_dims
 from .primitives import ASSIGN, CONST, FUSED
 
 
 def format_type(value):
-    return f"{value.dtype.short}[{','.join('?' if d is None else str(d) for d in value.shape)}]"
+    """f32[2,?]; f32[*] for unknown rank."""
+    return f"{value.dtype.short}[{format_dims(value.shape)}]"
 
 
 def _format_param(value):

@@ -1,5 +1,6 @@
 """Graph invariants: SSA order, assigns target variable inputs, every primitive node's type
 matches its op's type rule."""
+from ..tensor import format_shape_dtype, known_dims
 from .primitives import ASSIGN, CONST, FUSED
 
 
@@ -35,9 +36,9 @@ def verify(graph):
 def _check_type(node):
     shape, dtype = node.prim.rule(*node.inputs, **node.params)
     out = node.outputs[0]
-    if tuple(shape) != tuple(out.shape) or dtype != out.dtype:
-        raise GraphVerificationError(f"{node.op} at {node.loc}: type rule gives {dtype.name}{list(shape)}, node "
-                                     f"has {out.dtype.name}{list(out.shape)}")
+    if known_dims(shape) != out.shape or dtype != out.dtype:
+        raise GraphVerificationError(f"{node.op} at {node.loc}: type rule gives {format_shape_dtype(shape, dtype)}, "
+                                     f"node has {format_shape_dtype(out.shape, out.dtype)}")
 
 
 def _verify_fused(node):

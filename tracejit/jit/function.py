@@ -322,7 +322,7 @@ class Function:
 def _generic_key(leaves):
     """The key of a call with tensor shapes reduced to ranks: what a relaxed trace must match
     exactly (Python values, structure, dtypes), its specs deciding the rest."""
-    return tuple((l.path, ("T", l.spec.dtype.name, len(l.spec.shape)) if l.kind == sig.TENSOR else l.key)
+    return tuple((l.path, ("T", l.spec.dtype.name, l.spec.shape.rank) if l.kind == sig.TENSOR else l.key)
                  for l in leaves)
 
 

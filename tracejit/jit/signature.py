@@ -8,7 +8,7 @@ import weakref
 import numpy as np
 
 from .. import dtypes as dt
-from ..tensor import Tensor, TensorSpec, format_shape_dtype
+from ..tensor import Tensor, TensorSpec, format_shape_dtype, known_dims
 from ..variables import Variable
 
 TENSOR, STATIC, CAPTURED = "tensor", "static", "captured"
@@ -51,7 +51,7 @@ def flatten(value, path, leaves):
     if isinstance(value, Tensor) or isinstance(value, np.ndarray) or isinstance(value, np.generic):
         leaf = _tensor_leaf(path, value)
     elif isinstance(value, TensorSpec):
-        leaf = Leaf(TENSOR, path, ("T", value.dtype.name, tuple(value.shape)), None, value)
+        leaf = Leaf(TENSOR, path, ("T", value.dtype.name, known_dims(value.shape)), None, value)
     elif isinstance(value, Variable):
         leaf = Leaf(CAPTURED, path, ("V", id(value)), value)
     elif value is None or isinstance(value, (bool, int, float, str, bytes, complex)):

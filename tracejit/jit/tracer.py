@@ -20,6 +20,11 @@ def trace(python_function, name, bound, leaves, allow_variable_creation, capture
     with entered(TraceContext(graph, allow_variable_creation, capture_bytes, observer)) as context:
         for leaf in leaves:
             if leaf.kind == sig.TENSOR:
+                if leaf.spec.shape.rank is None:
+                    raise NotImplementedError(
+                        f"@function '{name}': argument {leaf.path} has unknown rank ({leaf.spec}); a traced graph "
+                        "needs the rank: give the TensorSpec a shape with None for the dimensions that vary, e.g. "
+                        "TensorSpec([None, None]) (tf.compat.v1 placeholders may have unknown rank)")
                 symbolic[id(leaf)] = Tensor(symbol=graph.add_input(leaf.spec.shape, leaf.spec.dtype, leaf.path))
         it = iter(leaves)
         args, kwargs = _symbolic_arguments(bound, it, symbolic)

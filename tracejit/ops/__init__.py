@@ -2,25 +2,27 @@
 give them TensorFlow's names and signatures."""
 from .core import REGISTRY, convert_to_tensor  # noqa: F401
 from .elementwise import (  # noqa: F401
-    abs, add, cast, ceil, cos, divide, elu, equal, erf, exp, expm1, floor, floordiv, floormod, greater,
-    greater_equal, identity, is_finite, is_inf, is_nan, leaky_relu, less, less_equal, log, log1p, logical_and,
-    logical_not, logical_or, logical_xor, maximum, minimum, multiply, negative, not_equal, pow, reciprocal, relu,
-    round, rsqrt, select, sigmoid, sign, sin, softplus, sqrt, square, squared_difference, stop_gradient,
+    abs, add, cast, ceil, conj, cos, divide, elu, equal, erf, exp, expm1, floor, floordiv, floormod, greater,
+    greater_equal, identity, imag, is_finite, is_inf, is_nan, leaky_relu, less, less_equal, log, log1p, logical_and,
+    logical_not, logical_or, logical_xor, maximum, minimum, multiply, negative, not_equal, pow, real, reciprocal,
+    relu, round, rsqrt, select, sigmoid, sign, sin, softplus, sqrt, square, squared_difference, stop_gradient,
     subtract, tanh)
+from .elementwise import make_complex as complex  # noqa: F401
 from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
-from .linalg import matmul  # noqa: F401
+from .linalg import einsum, matmul, norm  # noqa: F401
 from .nn import (  # noqa: F401
     bias_add, clip_by_value, dropout, gelu, l2_loss, log_softmax, moments, relu6, sigmoid_cross_entropy_with_logits,
     silu, softmax, softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits)
 from .reduction import (  # noqa: F401
-    argmax, argmin, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod,
+    argmax, argmin, cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod,
     reduce_sum)
 from .array import (  # noqa: F401
-    arange, concat, eye, fill, gather, gather_nd, ones, one_hot, rank, size, slice_update, stack, strided_slice,
-    tensor_scatter_nd_update, tile, unstack, zeros)
+    arange, concat, eye, fill, gather, gather_nd, linspace, ones, one_hot, pad, rank, size, slice_update, stack,
+    strided_slice, tensor_scatter_nd_add, tensor_scatter_nd_update, tile, unstack, zeros)
 from .broadcast import ones_like, zeros_like  # noqa: F401
 from .shape import broadcast_to, expand_dims, reshape, shape, squeeze, transpose  # noqa: F401
 from .array import where_indices as _where_indices
+from . import ragged as _ragged, strings as _strings  # noqa: F401  (their primitives register here)
 from . import random  # noqa: F401
 from . import operators as _operators
 

@@ -12,7 +12,7 @@ from .broadcast import ones_like, sum_to, zeros_like
 from .core import convert_to_tensor, op, static_shape
 from .reduction import reduce_prod, reduce_sum
 from .rules import broadcast_shapes, integer, normalize_axis
-from .shape import broadcast_to, reshape, shape
+from .shape import broadcast_to, reshape, shape, transpose
 
 
 # ---- tile / concat / stack ------------------------------------------------------------------
@@ -107,8 +107,7 @@ def _convert_list(op_name, values):
         return unstack(values)
     if not isinstance(values, (list, tuple)) or not values:
         raise InvalidArgumentError(f"{op_name}: expected a non-empty list of tensors, got {values!r}")
-    hint = next((v.dtype for v in values if isinstance(v, Tensor) or hasattr(v, "_as_tensor")), None)
-    return [convert_to_tensor(v, dtype_hint=hint) for v in values]
+    return core.convert_matching(values)
 
 
 # ---- slicing --------------------------------------------------------------------------------
@@ -207,6 +206,89 @@ _slice_update.vjp = lambda g, x, u, out, index: (
 def slice_update(x, index, update):
     x = convert_to_tensor(x)
     return _slice_update(x, convert_to_tensor(update, dtype_hint=x.dtype), index=normalize_index(index))
+
+
+# ---- pad ------------------------------------------------------------------------------------
+PAD_MODES = {"CONSTANT": "constant", "REFLECT": "reflect", "SYMMETRIC": "symmetric"}
+
+
+def _check_paddings(shape, paddings, mode):
+    if len(paddings) != len(shape):
+        raise InvalidArgumentError(f"pad: paddings {[list(p) for p in paddings]} must have one [before, after] pair "
+                                   f"per dimension of shape {tuple(shape)}")
+    limit = {"REFLECT": 0, "SYMMETRIC": 1}.get(mode)       # REFLECT pads < dim, SYMMETRIC pads <= dim
+    for d, (before, after) in zip(shape, paddings):
+        if min(before, after) < 0 or (limit is not None and d is not None and max(before, after) >= d + limit):
+            raise InvalidArgumentError(f"pad: paddings {before, after} are invalid for a dimension of size {d} in "
+                                       f"{mode} mode")
+
+
+@op("pad", INDEX, sample="pad")
+def _pad(x, paddings, mode, constant_values):
+    _check_paddings(x.shape, paddings, mode)
+    return tuple(None if d is None else d + a + b for d, (a, b) in zip(x.shape, paddings)), x.dtype
+
+
+def _pad_impl(x, paddings, mode, constant_values):
+    if mode == "CONSTANT":
+        return np.pad(x, paddings, mode="constant", constant_values=constant_values)
+    return np.pad(x, paddings, mode=PAD_MODES[mode])
+
+
+_pad.impl = _pad_impl
+_pad.vjp = lambda g, x, out, paddings, mode, constant_values: (_pad_grad(g, paddings=paddings, mode=mode),)
+
+
+@op("pad_grad", INDEX, sample="pad_grad")
+def _pad_grad(g, paddings, mode):
+    """The adjoint of pad: each padded cell's gradient goes back to the cell it copies (none for CONSTANT)."""
+    shape = tuple(None if d is None else d - a - b for d, (a, b) in zip(g.shape, paddings))
+    _check_paddings(shape, paddings, mode)
+    return shape, g.dtype
+
+
+def _pad_source(size, before, after, mode):
+    """For each position of a padded axis, the index of the input cell it holds (-1: a constant)."""
+    index = np.arange(-before, size + after)
+    if mode == "REFLECT":
+        index = np.where(index < 0, -index, np.where(index >= size, 2 * (size - 1) - index, index))
+    elif mode == "SYMMETRIC":
+        index = np.where(index < 0, -index - 1, np.where(index >= size, 2 * size - 1 - index, index))
+    else:
+        index = np.where((index < 0) | (index >= size), -1, index)
+    return index
+
+
+def _pad_grad_impl(g, paddings, mode):
+    for axis, (before, after) in enumerate(paddings):
+        size = g.shape[axis] - before - after
+        source = _pad_source(size, before, after, mode)
+        out = np.zeros(g.shape[:axis] + (size,) + g.shape[axis + 1:], g.dtype)
+        kept = source >= 0
+        np.add.at(np.moveaxis(out, axis, 0), source[kept], np.moveaxis(g, axis, 0)[kept])
+        g = out
+    return g
+
+
+_pad_grad.impl = _pad_grad_impl
+_pad_grad.vjp = lambda gg, g, out, paddings, mode: (_pad(gg, paddings=paddings, mode=mode, constant_values=0),)
+
+
+def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
+    """TF's pad: paddings [[before, after], ...] per dimension; CONSTANT, REFLECT or SYMMETRIC."""
+    x = convert_to_tensor(tensor)
+    mode = str(mode).upper()
+    if mode not in PAD_MODES:
+        raise ValueError(f"pad: mode must be one of {sorted(PAD_MODES)}, got {mode!r}")
+    pairs = np.asarray(static_shape("pad", np.asarray(
+        paddings.numpy() if isinstance(paddings, Tensor) and not paddings.is_symbolic else paddings).reshape(-1)))
+    if pairs.size != 2 * x.ndim:
+        raise InvalidArgumentError(f"pad: paddings must have shape [{x.ndim}, 2] for a tensor of rank {x.ndim}")
+    value = convert_to_tensor(constant_values, dtype_hint=x.dtype)
+    if value.is_symbolic or value.ndim:
+        raise NotImplementedError("pad: constant_values must be a scalar known while tracing (a Python number)")
+    return _pad(x, paddings=tuple((int(a), int(b)) for a, b in pairs.reshape(-1, 2)), mode=mode,
+                constant_values=value.numpy().item())
 
 
 # ---- gather / scatter / one_hot -------------------------------------------------------------
@@ -323,6 +405,11 @@ _scatter_nd_add.impl = _scatter_nd_add_impl
 _scatter_nd_add.vjp = lambda g, x, indices, updates, out: (g, None, _gather_nd(g, indices))
 
 
+def tensor_scatter_nd_add(tensor, indices, updates, name=None):
+    tensor = convert_to_tensor(tensor)
+    return _scatter_nd_add(tensor, convert_to_tensor(indices), convert_to_tensor(updates, dtype_hint=tensor.dtype))
+
+
 def gather_nd(params, indices, batch_dims=0, name=None):
     if batch_dims:
         raise NotImplementedError("gather_nd with batch_dims != 0 is not supported yet")
@@ -426,6 +513,34 @@ def _check_range(start, limit, delta):
         raise InvalidArgumentError(f"range: Requires start <= limit when delta > 0: {start}/{limit}")
     if delta < 0 and start < limit:
         raise InvalidArgumentError(f"range: Requires start >= limit when delta < 0: {start}/{limit}")
+
+
+def linspace(start, stop, num, name=None, axis=0):
+    """`num` evenly spaced values from start to stop (both included), along a new axis; start and
+    stop may be tensors (then every element gets its own sequence) and receive gradients."""
+    start, stop = core.convert_matching((start, stop))
+    if not start.dtype.is_floating:
+        raise InvalidArgumentError(f"linspace: start and stop must be floats, got {start.dtype.name}")
+    num = convert_to_tensor(num)
+    if num.is_symbolic:
+        raise TracingError("linspace: num must be known while tracing (a Python int)")
+    num = int(num.numpy())
+    if num < 1:
+        raise InvalidArgumentError(f"linspace: num must be positive, got {num}")
+    first = start[..., None] + zeros_like(stop)[..., None]        # broadcast start and stop together
+    if num == 1:
+        values = first
+    else:
+        delta = (stop - start) / (num - 1)
+        steps = Tensor(np.arange(1, num - 1, dtype=start.dtype.np))
+        values = concat([first, first + delta[..., None] * steps, stop[..., None] + zeros_like(start)[..., None]],
+                        axis=-1)
+    axis = normalize_axis("linspace", axis, values.ndim)
+    if axis == values.ndim - 1:
+        return values
+    perm = list(range(values.ndim - 1))
+    perm.insert(axis, values.ndim - 1)
+    return transpose(values, perm)
 
 
 def where_indices(condition):

@@ -5,7 +5,7 @@ import numpy as np
 from .. import dtypes as dt
 from ..primitive import ELEMENTWISE, REDUCTION
 from .core import convert_to_tensor, op
-from .rules import broadcast_shapes, sum_to_axes
+from .rules import broadcast_shapes, dims, sum_to_axes
 
 
 def _sum_to_impl(g, like):
@@ -15,7 +15,7 @@ def _sum_to_impl(g, like):
 
 @op("sum_to", REDUCTION, same_dtype=(), sample="sum_to")
 def _sum_to(g, like):
-    return tuple(like.shape), g.dtype
+    return dims(like), g.dtype
 
 
 _sum_to.impl = _sum_to_impl
@@ -31,22 +31,27 @@ _broadcast_like.impl = lambda x, like: np.broadcast_to(x, np.broadcast_shapes(x.
 _broadcast_like.vjp = lambda g, x, like, out: (sum_to(g, x), None)
 
 
+def _same_static_shape(a, b):
+    shape = dims(a)
+    return shape is not None and shape == dims(b) and None not in shape
+
+
 def sum_to(g, x):
     """Sum a broadcast gradient back to x's shape (identity when shapes already agree)."""
-    if tuple(g.shape) == tuple(x.shape) and None not in g.shape:
+    if _same_static_shape(g, x):
         return g
     return _sum_to(g, x)
 
 
 def broadcast_like(x, like):
-    if tuple(x.shape) == tuple(like.shape) and None not in x.shape:
+    if _same_static_shape(x, like):
         return x
     return _broadcast_like(x, like)
 
 
 @op("fill_like", ELEMENTWISE, differentiable=False, shape_only=True, sample="fill_like")
 def _fill_like(x, value, dtype):
-    return tuple(x.shape), dtype
+    return dims(x), dtype
 
 
 _fill_like.impl = lambda x, value, dtype: np.full(x.shape, value, dtype.np)

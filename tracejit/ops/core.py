@@ -43,17 +43,21 @@ def _is_tensor_like(x):
 
 
 def _python_array(value):
-    """ndarray from Python values; strings become object arrays of bytes like TF. Values TF cannot
-    convert (arbitrary objects, None, ragged nesting) raise TF's ValueError."""
+    """ndarray from Python values; strings become object arrays of bytes like TF (never NumPy's
+    fixed-width bytes, which drop trailing NUL bytes and turn numbers mixed with strings into
+    strings). Values TF cannot convert (arbitrary objects, None, ragged nesting, numbers mixed with
+    strings) raise TF's ValueError."""
     try:
         array = np.asarray(value)
     except ValueError:
         raise ValueError(f"Can't convert non-rectangular Python sequence to Tensor: {_short(value)}") from None
-    if array.dtype.kind in "US":
+    if array.dtype.kind in "US" and not isinstance(value, np.ndarray):
+        array = np.array(value, dtype=object)
+    if array.dtype.kind == "O":
+        _check_object_elements(value, array)
+    if array.dtype.kind in "USO":
         encode = np.vectorize(lambda s: s.encode() if isinstance(s, str) else s, otypes=[object])
         array = encode(array) if array.size else array.astype(object)
-    elif array.dtype.kind == "O":
-        _check_object_elements(value, array)
     return array
 
 
@@ -64,6 +68,8 @@ def _check_object_elements(value, array):
     if all(isinstance(e, (str, bytes)) for e in elements):
         return
     unsupported = [e for e in elements if not isinstance(e, (str, bytes, bool, int, float, np.generic))]
+    if not unsupported and array.ndim and not isinstance(value, np.ndarray):
+        raise ValueError(f"Can't convert Python sequence with mixed types to Tensor: {_short(value)}")
     offending = unsupported[0] if unsupported else next(e for e in elements if not isinstance(e, (str, bytes)))
     if array.ndim == 0:
         raise ValueError(f"Attempt to convert a value ({_short(value)}) with an unsupported type "
@@ -72,19 +78,22 @@ def _check_object_elements(value, array):
                      f"{type(offending).__name__}): {_short(value)}")
 
 
-def _convertible(src, dst, from_python):
+def _convertible(src, dst):
     if src == dst:
         return True
-    if src.kind == "s" or dst.kind == "s" or src.is_bool or dst.is_bool:
+    if src.kind in "sb" or dst.kind in "sb":
         return False
+    if src.is_complex:
+        return dst.is_complex
     if src.is_floating:
-        return dst.is_floating                      # floats never silently become ints
-    return not from_python or dst.is_numeric       # ints -> ints or floats
+        return dst.is_floating or dst.is_complex    # floats never silently become ints
+    return True                                     # ints -> ints, floats or complex
 
 
 def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     """TF conversion: tensors keep their dtype; ndarrays keep theirs; Python int -> int32,
-    float -> float32; `dtype` is required, `dtype_hint` is used when the value allows it."""
+    float -> float32, complex -> complex128, str/bytes -> string; `dtype` is required, `dtype_hint`
+    is used when the value allows it."""
     dtype = _dt.as_dtype(dtype) if dtype is not None else None
     if _is_tensor_like(value):
         tensor = value if isinstance(value, Tensor) else value._as_tensor()
@@ -98,10 +107,10 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     array = _python_array(value)
     natural = _dt.default_dtype_for_array(array) if from_python else _dt.as_dtype(array.dtype)
     if dtype is not None:
-        if from_python and not _convertible(natural, dtype, True) and not (natural.is_integer and dtype.is_integer):
+        if from_python and not _convertible(natural, dtype):
             raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {dtype.name}")
         target = dtype
-    elif dtype_hint is not None and _convertible(natural, _dt.as_dtype(dtype_hint), from_python):
+    elif dtype_hint is not None and _convertible(natural, _dt.as_dtype(dtype_hint)):
         target = _dt.as_dtype(dtype_hint)
     elif dtype_hint is not None and from_python:
         raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {_dt.as_dtype(dtype_hint).name}")
@@ -144,12 +153,24 @@ def _short(value):
     return text if len(text) < 60 else text[:57] + "..."
 
 
+def convert_matching(values):
+    """Values converted to one dtype, as TF's args_to_matching_eager: tensors keep theirs, other
+    values take the dtype of the first tensor (so `t + 10` is float32 when t is), or with no
+    tensor the dtype of the first value (`maximum(0., [1, -1])` is float32)."""
+    hint = next((v.dtype for v in values if _is_tensor_like(v)), None)
+    tensors = []
+    for v in values:
+        tensor = convert_to_tensor(v, dtype_hint=hint)
+        hint = hint or tensor.dtype
+        tensors.append(tensor)
+    return tensors
+
+
 def convert_inputs(prim, args):
-    """Tensors keep their dtype; other values take the dtype of the first tensor in the op's
-    same-dtype group (so `t + 10` is float32 when t is), else TF's defaults."""
+    """The op's arguments as tensors: its same-dtype group converted by convert_matching."""
     group = prim.dtype_group(len(args))
-    hint = next((a.dtype for i, a in enumerate(args) if i in group and _is_tensor_like(a)), None)
-    return [convert_to_tensor(a, dtype_hint=hint if i in group else None) for i, a in enumerate(args)]
+    matched = iter(convert_matching([args[i] for i in group]))
+    return [next(matched) if i in group else convert_to_tensor(a) for i, a in enumerate(args)]
 
 
 def static_shape(op_name, shape, allow_inferred=False):

@@ -6,13 +6,13 @@ import numpy as np
 from .. import dtypes as dt
 from ..errors import InvalidArgumentError
 from .broadcast import ones_like, sum_to, zeros_like
-from .core import op
+from .core import convert_to_tensor, op
 from ..primitive import ELEMENTWISE
-from .rules import broadcast_shapes
+from .rules import broadcast_shapes, dims
 
 
 def _unary_rule(name):
-    return lambda x: (tuple(x.shape), x.dtype)
+    return lambda x: (dims(x), x.dtype)
 
 
 def _binary_rule(name, out_dtype=None):
@@ -29,7 +29,11 @@ def _declare(name, rule, impl, vjp, dtypes, sample, domain=None, differentiable=
 
 
 def unary(name, impl, vjp, dtypes=dt.FLOATS, domain=None, out_dtype=None):
-    rule = (lambda x: (tuple(x.shape), out_dtype)) if out_dtype else _unary_rule(name)
+    """out_dtype: the result's DType, or a function of the input's (default: the input's)."""
+    if out_dtype is None:
+        rule = _unary_rule(name)
+    else:
+        rule = lambda x: (dims(x), out_dtype(x.dtype) if callable(out_dtype) else out_dtype)  # noqa: E731
     return _declare(name, rule, impl, vjp, dtypes, "unary", domain)
 
 
@@ -59,10 +63,11 @@ def _float(x):
 identity = unary("identity", lambda x: x.copy(), lambda g, x, out: (g,), dt.ALL)
 stop_gradient = _declare("stop_gradient", _unary_rule("stop_gradient"), lambda x: x.copy(), None, dt.ALL,
                          "unary", differentiable=False)
-negative = unary("negative", np.negative, lambda g, x, out: (-g,), dt.NUMERIC)
-abs = unary("abs", np.abs, lambda g, x, out: (g * sign(x),), dt.NUMERIC)
+negative = unary("negative", np.negative, lambda g, x, out: (-g,), dt.ARITHMETIC)
+abs = unary("abs", np.abs, lambda g, x, out: (g * sign(x),), dt.ARITHMETIC,
+            out_dtype=lambda d: d.real_dtype)          # |complex| is real
 sign = unary("sign", np.sign, lambda g, x, out: (zeros_like(x),), dt.NUMERIC)
-square = unary("square", np.square, lambda g, x, out: (g * (x + x),), dt.NUMERIC)
+square = unary("square", np.square, lambda g, x, out: (g * (x + x),), dt.ARITHMETIC)
 sqrt = unary("sqrt", np.sqrt, lambda g, x, out: (g * 0.5 / out,), domain=(0.1, 4))
 rsqrt = unary("rsqrt", lambda x: 1 / np.sqrt(x), lambda g, x, out: (g * -0.5 * out / x,), domain=(0.1, 4))
 exp = unary("exp", np.exp, lambda g, x, out: (g * out,))
@@ -89,7 +94,7 @@ logical_not = unary("logical_not", np.logical_not, None, dt.BOOL)
 
 @op("leaky_relu", ELEMENTWISE, dtypes=dt.FLOATS, sample="unary")
 def leaky_relu(x, alpha=0.2):
-    return tuple(x.shape), x.dtype
+    return dims(x), x.dtype
 
 
 leaky_relu.impl = lambda x, alpha=0.2: np.where(x > 0, x, alpha * x)
@@ -98,7 +103,7 @@ leaky_relu.vjp = lambda g, x, out, alpha=0.2: (select(x > 0, g, g * alpha),)
 
 @op("elu", ELEMENTWISE, dtypes=dt.FLOATS, sample="unary")
 def elu(x):
-    return tuple(x.shape), x.dtype
+    return dims(x), x.dtype
 
 
 elu.impl = lambda x: np.where(x > 0, x, np.expm1(np.minimum(x, 0)))
@@ -112,7 +117,7 @@ def _pow_vjp(g, x, y, out):
 
 
 def _divide_dtype(dtype):
-    if dtype.is_floating:
+    if dtype.is_floating or dtype.is_complex:
         return dtype
     return dt.float64 if dtype in (dt.int32, dt.int64) else dt.float32
 
@@ -133,11 +138,13 @@ def _maxmin_vjp(mask_fn):
     return vjp
 
 
-add = binary("add", np.add, lambda g, x, y, out: (_sum_to(g, x), _sum_to(g, y)))
-subtract = binary("subtract", np.subtract, lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g, y)))
-multiply = binary("multiply", np.multiply, lambda g, x, y, out: (_sum_to(g * y, x), _sum_to(g * x, y)))
+add = binary("add", np.add, lambda g, x, y, out: (_sum_to(g, x), _sum_to(g, y)),
+             dt.ARITHMETIC + dt.STRING)               # strings: concatenation
+subtract = binary("subtract", np.subtract, lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g, y)), dt.ARITHMETIC)
+multiply = binary("multiply", np.multiply, lambda g, x, y, out: (_sum_to(g * y, x), _sum_to(g * x, y)),
+                  dt.ARITHMETIC)
 divide = binary("divide", np.true_divide, lambda g, x, y, out: (_sum_to(g / y, x), _sum_to(-g * out / y, y)),
-                domain=(0.5, 3), out_dtype=_divide_dtype)
+                dt.ARITHMETIC, domain=(0.5, 3), out_dtype=_divide_dtype)
 floordiv = binary("floordiv", _integer_division(np.floor_divide), None, domain=(0.5, 3))
 floormod = binary("floormod", _integer_division(np.mod),
                   lambda g, x, y, out: (_sum_to(g, x), _sum_to(-g * floor(x / y), y)), domain=(0.5, 3))
@@ -159,6 +166,31 @@ logical_or = binary("logical_or", np.logical_or, None, dt.BOOL)
 logical_xor = binary("logical_xor", np.logical_xor, None, dt.BOOL)
 
 
+# ---- complex numbers ------------------------------------------------------------------------
+_real = unary("real", np.real, None, dt.COMPLEX, out_dtype=lambda d: d.real_dtype)
+_imag = unary("imag", np.imag, None, dt.COMPLEX, out_dtype=lambda d: d.real_dtype)
+_conj = unary("conj", np.conj, None, dt.COMPLEX)
+make_complex = binary("complex", lambda re, im: re + 1j * im, None, (dt.float32, dt.float64),
+                      out_dtype=lambda d: dt.complex64 if d == dt.float32 else dt.complex128)
+
+
+def real(input, name=None):
+    """The real part; a real input is returned unchanged (as in TF)."""
+    x = convert_to_tensor(input)
+    return _real(x) if x.dtype.is_complex else x
+
+
+def imag(input, name=None):
+    """The imaginary part; zeros for a real input."""
+    x = convert_to_tensor(input)
+    return _imag(x) if x.dtype.is_complex else zeros_like(x)
+
+
+def conj(x, name=None):
+    x = convert_to_tensor(x)
+    return _conj(x) if x.dtype.is_complex else x
+
+
 # ---- select and cast ------------------------------------------------------------------------
 @op("select", ELEMENTWISE, same_dtype=(1, 2), sample="select")
 def select(cond, x, y):
@@ -176,14 +208,13 @@ select.vjp = lambda g, c, x, y, out: (None, _sum_to(select(c, g, zeros_like(g)),
 def _cast(x, dtype):
     if x.dtype.kind == "s" or dtype.kind == "s":
         raise InvalidArgumentError(f"cast: cannot cast {x.dtype.name} to {dtype.name}")
-    return tuple(x.shape), dtype
+    return dims(x), dtype
 
 
-_cast.impl = lambda x, dtype: x.astype(dtype.np)
+_cast.impl = lambda x, dtype: (x if dtype.is_complex else np.real(x)).astype(dtype.np)   # complex -> real part
 _cast.vjp = lambda g, x, out, dtype: (cast(g, x.dtype) if _float(x) and dtype.is_floating else None,)
 
 
 def cast(x, dtype, name=None):
-    from .core import convert_to_tensor
     x, dtype = convert_to_tensor(x), dt.as_dtype(dtype)
     return x if x.dtype == dtype else _cast(x, dtype=dtype)

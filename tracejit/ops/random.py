@@ -44,11 +44,21 @@ def get_global_generator_seed():
     return _global_seed
 
 
+def get_seed(op_seed):
+    """TF's (global seed, op seed) for an op created now, or None when neither is set (then the op
+    is nondeterministic). With only a global seed, each op takes the next number of a counter that
+    set_seed restarts, so a program repeats after set_seed; with only an op seed the global seed
+    is a fixed default."""
+    if _global_seed is None and op_seed is None:
+        return None
+    return (_DEFAULT_GLOBAL_SEED if _global_seed is None else _global_seed,
+            next(_op_counter) if op_seed is None else int(op_seed))
+
+
 def _stream(seed):
-    if _global_seed is None and seed is None:
+    key = get_seed(seed)
+    if key is None:
         return SeedStream(None)
-    key = (_DEFAULT_GLOBAL_SEED if _global_seed is None else _global_seed,
-           next(_op_counter) if seed is None else int(seed))
     return _streams.setdefault(key, SeedStream(key))
 
 

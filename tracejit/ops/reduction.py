@@ -5,10 +5,10 @@ from .. import dtypes as dt
 from . import elementwise as E
 from .broadcast import broadcast_like, ones_like, zeros_like
 from .shape import expand_dims, shape, squeeze
-from ..tensor import Tensor
 from .core import convert_to_tensor, op
 from ..primitive import REDUCTION, Monoid
-from .rules import normalize_axes, normalize_axis, reduced_shape
+from ..tensor import Tensor
+from .rules import dims, normalize_axes, normalize_axis, reduced_shape, resolve_axes
 
 
 def _rule(x, axis, keepdims):
@@ -16,21 +16,29 @@ def _rule(x, axis, keepdims):
 
 
 def _restore(g, x, axis, keepdims):
-    """g with the reduced axes put back as size 1, then broadcast to x's shape."""
-    if not keepdims:
-        for a in axis:
+    """g with the reduced axes put back as size 1, then broadcast to x's shape. (axis None: all axes,
+    so g is a scalar; negative axes, given for an input of unknown rank, go back from the end.)"""
+    if not keepdims and axis is not None:
+        for a in sorted(axis, reverse=bool(axis) and axis[0] < 0):
             g = expand_dims(g, a)
     return broadcast_like(g, x)
 
 
-def _count(x, axis):
+def _count(x, out, axis):
     """Number of elements each output reduces over, as a Python number when it is known."""
-    dims = [x.shape[a] for a in axis]
-    if None not in dims:
-        return float(np.prod(dims, dtype=np.float64))
-    dims = shape(x)
-    reduced = E.select(Tensor(np.array([i in axis for i in range(x.ndim)])), dims, ones_like(dims))
-    return E.cast(reduce_prod(reduced), dtype=x.dtype)
+    sizes = [x.shape[a] for a in axis] if x.ndim is not None and axis is not None else [None]
+    if None not in sizes:
+        return float(np.prod(sizes, dtype=np.float64))
+    return E.cast(_num_elements(x), x.dtype) / E.cast(_num_elements(out), x.dtype)
+
+
+def _num_elements(x):
+    """The number of elements of x, computed at run time (its shape is not fully known)."""
+    return reduce_prod(shape(x))
+
+
+def _resolve_axes(x, axis, **params):
+    return dict(params, axis=tuple(sorted(resolve_axes(axis, x.ndim))))
 
 
 def _extreme_vjp(g, x, out, axis, keepdims):
@@ -53,7 +61,7 @@ def _prod_vjp(g, x, out, axis, keepdims):
 def _reduction(name, impl, vjp, dtypes, monoid=None):
     prim = op(name, REDUCTION, dtypes=dtypes, sample="reduction", differentiable=vjp is not None,
               monoid=monoid)(_rule)
-    prim.impl, prim.vjp = impl, vjp
+    prim.impl, prim.vjp, prim.resolve_params = impl, vjp, _resolve_axes
     return prim
 
 
@@ -69,7 +77,7 @@ def _extreme_impl(ufunc):
 
 
 def _mean_impl(x, axis, keepdims):
-    if x.dtype.kind != "f":
+    if x.dtype.kind not in "fc":
         return np.mean(x, axis=axis, keepdims=keepdims)     # integer mean truncates, after the cast
     count = 1
     for a in axis:
@@ -79,10 +87,11 @@ def _mean_impl(x, axis, keepdims):
 
 
 _sum = _reduction("reduce_sum", lambda x, axis, keepdims: np.add.reduce(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
-                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.NUMERIC,
+                  lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims),), dt.ARITHMETIC,
                   Monoid(E.add, 0.0))
 _mean = _reduction("reduce_mean", _mean_impl,
-                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, axis),), dt.NUMERIC,
+                   lambda g, x, out, axis, keepdims: (_restore(g, x, axis, keepdims) / _count(x, out, axis),),
+                   dt.ARITHMETIC,
                    Monoid(E.add, 0.0, mean=True))
 _max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUMERIC, Monoid(E.maximum, -np.inf))
 _min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC, Monoid(E.minimum, np.inf))
@@ -117,6 +126,10 @@ def reduce_logsumexp(input_tensor, axis=None, keepdims=False, name=None):
     return result if keepdims else squeeze(result, axis=normalize_axes("reduce_logsumexp", axis, x.ndim))
 
 
+def _resolve_axis(x, axis, **params):
+    return dict(params, axis=axis % x.ndim if x.ndim else 0)
+
+
 def _arg_rule(x, axis, output_type):
     return reduced_shape(x.shape, (axis,), False), output_type
 
@@ -142,6 +155,7 @@ def _tf_argmin(x, axis):
 def _arg(name, fn):
     prim = op(name, REDUCTION, differentiable=False, dtypes=dt.NUMERIC, sample="arg_reduction")(_arg_rule)
     prim.impl = lambda x, axis, output_type: fn(x, axis=axis)
+    prim.resolve_params = _resolve_axis
 
     def public(input, axis=None, output_type=dt.int64, name=None):
         x = convert_to_tensor(input)
@@ -152,3 +166,31 @@ def _arg(name, fn):
 
 _argmax, argmax = _arg("argmax", _tf_argmax)
 _argmin, argmin = _arg("argmin", _tf_argmin)
+
+
+# ---- scans ----------------------------------------------------------------------------------
+@op("cumsum", REDUCTION, dtypes=dt.ARITHMETIC, sample="cumsum")
+def _cumsum(x, axis, exclusive, reverse):
+    return dims(x), x.dtype
+
+
+def _cumsum_impl(x, axis, exclusive, reverse):
+    if reverse:
+        x = np.flip(x, axis)
+    out = np.cumsum(x, axis=axis, dtype=x.dtype)
+    if exclusive:          # shift by one along the axis: element i sums the elements before i
+        out = np.concatenate([np.zeros_like(np.take(out, [0], axis=axis)), np.delete(out, -1, axis=axis)],
+                             axis=axis) if x.shape[axis] else out
+    return np.flip(out, axis) if reverse else out
+
+
+_cumsum.impl = _cumsum_impl
+_cumsum.resolve_params = _resolve_axis
+_cumsum.vjp = lambda g, x, out, axis, exclusive, reverse: (
+    _cumsum(g, axis=axis, exclusive=exclusive, reverse=not reverse),)
+
+
+def cumsum(x, axis=0, exclusive=False, reverse=False, name=None):
+    x = convert_to_tensor(x)
+    return _cumsum(x, axis=normalize_axis("cumsum", int(axis), x.ndim), exclusive=bool(exclusive),
+                   reverse=bool(reverse))

@@ -8,14 +8,15 @@ from ..primitive import SHAPE
 from ..tensor import Tensor
 from .broadcast import sum_to
 from .core import convert_to_tensor, op, static_shape
-from .rules import broadcast_shapes, normalize_axis
+from .rules import broadcast_shapes, dims, normalize_axis, resolve_axes
 
 
 def _to_shape_of(g, x):
     """Reshape g to x's (possibly partly unknown) shape."""
-    shape = tuple(x.shape)
-    if shape.count(None) > 1:
-        raise NotImplementedError("gradient of a reshape with more than one unknown dimension")
+    shape = dims(x)
+    if shape is None or shape.count(None) > 1:
+        raise NotImplementedError("gradient of a reshape or squeeze needs the input's rank and at most one unknown "
+                                  "dimension")
     return reshape(g, tuple(-1 if d is None else d for d in shape))
 
 
@@ -46,8 +47,8 @@ def reshape(tensor, shape, name=None):
 
 @op("transpose", SHAPE, view=True, sample="transpose")
 def _transpose(x, perm):
-    if sorted(perm) != list(range(len(x.shape))):
-        raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of the {len(x.shape)} axes")
+    if x.ndim is not None and sorted(perm) != list(range(x.ndim)):
+        raise InvalidArgumentError(f"transpose: perm {list(perm)} is not a permutation of the {x.ndim} axes")
     return tuple(x.shape[p] for p in perm), x.dtype
 
 
@@ -63,6 +64,9 @@ def transpose(a, perm=None, conjugate=False, name=None):
 
 @op("squeeze", SHAPE, view=True, sample="squeeze")
 def _squeeze(x, axis):
+    if dims(x) is None:
+        return None, x.dtype
+    axis = resolve_axes(axis, x.ndim)           # axes given for an input of unknown rank may be negative
     for a in axis:
         if x.shape[a] not in (1, None):
             raise InvalidArgumentError(f"squeeze: cannot squeeze axis {a} of shape {tuple(x.shape)}: size is not 1")
@@ -84,8 +88,10 @@ def squeeze(input, axis=None, name=None):
 
 @op("expand_dims", SHAPE, view=True, sample="expand_dims")
 def _expand_dims(x, axis):
+    if dims(x) is None:
+        return None, x.dtype
     shape = list(x.shape)
-    shape.insert(axis, 1)
+    shape.insert(axis % (len(shape) + 1), 1)
     return tuple(shape), x.dtype
 
 
@@ -95,6 +101,8 @@ _expand_dims.vjp = lambda g, x, out, axis: (_squeeze(g, axis=(axis,)),)
 
 def expand_dims(input, axis, name=None):
     x = convert_to_tensor(input)
+    if x.ndim is None:                 # unknown rank: a negative axis counts from the end at run time
+        return _expand_dims(x, axis=int(axis))
     rank = x.ndim + 1
     if not -rank <= axis < rank:
         raise InvalidArgumentError(f"expand_dims: axis {axis} is out of range [{-rank}, {rank}) for rank {x.ndim}")
@@ -127,9 +135,9 @@ _shape.impl = lambda x, out_type: np.array(x.shape, out_type.np)
 
 
 def shape(input, out_type=dt.int32, name=None):
-    """Static shapes become constants; unknown dims need the runtime `shape` op."""
+    """Static shapes become constants; unknown dims (or rank) need the runtime `shape` op."""
     x = convert_to_tensor(input)
     out_type = dt.as_dtype(out_type)
-    if None in x.shape:
+    if not x.shape.is_fully_defined():
         return _shape(x, out_type=out_type)
     return Tensor(np.array(tuple(x.shape), out_type.np))

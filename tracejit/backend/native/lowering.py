@@ -145,6 +145,10 @@ elementwise("select", lambda ops, node, c, x, y: ops.where(c, x, y))
 elementwise("cast", lambda ops, node, x: x)        # the emitter converts every result to the node's dtype
 
 
+_LOOP_KINDS = set("fiub")        # complex and string values run on NumPy
+
+
 def can_lower(node):
     rule = LOWERINGS.get(node.prim)
-    return isinstance(rule, Elementwise) and rule.accepts(node)
+    return isinstance(rule, Elementwise) and rule.accepts(node) and all(
+        v.dtype.kind in _LOOP_KINDS for v in node.inputs + node.outputs)

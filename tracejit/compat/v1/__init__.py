@@ -2,19 +2,21 @@
 import numpy as np
 
 
-from ...dtypes import (bool_ as bool, float16, float32, float64, int8, int16, int32, int64, string,  # noqa: F401
-                       uint8)
+from ...dtypes import (  # noqa: F401
+    bool_ as bool, complex64, complex128, float16, float32, float64, int8, int16, int32, int64, string, uint8)
 from ...ops import *  # noqa: F401,F403
 from ...ops import range, where  # noqa: F401
 from ...control_flow import cond, while_loop  # noqa: F401
 from ...ops import constant as _constant
 from ...variables import Variable  # noqa: F401
-from ... import errors, math, linalg  # noqa: F401
+from ... import errors, math, linalg, strings, io, sparse  # noqa: F401
+from ...sparse import SparseTensor  # noqa: F401
 from . import nn, summary, train  # noqa: F401
 from ... import context as _context
 from ...tensor import Tensor
 from .graph_mode import GraphContext
-from .graph_mode import (Graph, Operation, control_dependencies, disable_eager_execution, disable_v2_behavior,  # noqa: F401
+from ...context import control_dependencies  # noqa: F401
+from .graph_mode import (Graph, Operation, disable_eager_execution, disable_v2_behavior,  # noqa: F401
                          enable_v2_behavior, get_default_graph, global_variables, global_variables_initializer,
                          gradients, group, initialize_all_variables, name_scope, no_op, placeholder,
                          reset_default_graph, trainable_variables, variables_initializer)
@@ -31,6 +33,7 @@ def constant(value, dtype=None, shape=None, name="Const"):
     if not isinstance(current, GraphContext):
         return eager
     symbol = current.graph.constant(np.array(eager._value))
+    current.graph.record_control_inputs(symbol.node)
     if name != "Const":
         symbol.name = current.graph.unique_name(name)
     return Tensor(symbol=symbol)

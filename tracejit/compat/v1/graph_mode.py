@@ -1,6 +1,9 @@
 """TF1 graph mode: a default graph that ops record into (through a GraphContext, the TF1 execution
-context), TF1 tensor names ("Add:0"), placeholders, Operations (grouped assign effects),
+context), TF1 tensor names ("Add:0"), placeholders (of unknown rank too: Session.run re-types the
+graph with the fed shapes), Operations (grouped assign effects), control dependencies,
 initializers and graph gradients."""
+import contextlib
+
 import numpy as np
 
 from ... import dtypes as dt
@@ -27,14 +30,60 @@ def _camel(op):
 
 class Graph(ir.Graph):
     """The TF1 default graph: names every value, and keeps the variables created in it (with
-    their initial values, for initializers) and its summaries."""
+    their initial values, for initializers), its summaries and its control dependencies."""
 
     def __init__(self, name="default"):
         super().__init__(name)
         self.global_variables = []
         self.initial_values = {}        # id(variable) -> the array an initializer (re)assigns
         self.summaries = []
+        self.control_inputs = {}        # id(node) -> the Operations/Tensors it runs after
+        self._control_frames = []       # the enclosing control_dependencies blocks (None: a reset)
         self._name_counts = {}
+
+    # ---- control dependencies ----
+    @contextlib.contextmanager
+    def control_dependencies(self, control_inputs):
+        """Ops created inside run after `control_inputs` (Operations, Tensors, Variables) whenever
+        they run; reads of a variable that one of them assigns see the assigned value. None clears
+        the enclosing blocks."""
+        frame = None if control_inputs is None else list(control_inputs)
+        for dep in frame or ():
+            if not isinstance(dep, (Operation, Tensor, Variable)):
+                raise TypeError(f"Can not convert a {type(dep).__name__} into a Tensor or Operation.")
+        self._control_frames.append(frame)
+        try:
+            yield
+        finally:
+            self._control_frames.pop()
+
+    def current_control_inputs(self):
+        deps = []
+        for frame in reversed(self._control_frames):
+            if frame is None:
+                break
+            deps = frame + deps
+        return deps
+
+    def effects_before(self, deps):
+        """The assign effects that these control inputs run, transitively."""
+        effects, pending, seen = [], list(deps), set()
+        while pending:
+            dep = pending.pop()
+            if id(dep) in seen:
+                continue
+            seen.add(id(dep))
+            if isinstance(dep, Operation):
+                effects += dep.effects
+                pending += dep.control_inputs + [d for e in dep.effects for d in self.control_inputs.get(id(e), ())]
+            elif isinstance(dep, Tensor) and dep.is_symbolic and dep._symbol.node is not None:
+                pending += self.control_inputs.get(id(dep._symbol.node), ())
+        return effects
+
+    def record_control_inputs(self, node):
+        deps = self.current_control_inputs()
+        if deps:
+            self.control_inputs[id(node)] = deps
 
     def unique_name(self, base):
         base = scoped_name(base)
@@ -71,16 +120,32 @@ class GraphContext(context.TraceContext):
     def __init__(self, graph):
         super().__init__(graph, allow_variable_creation=True)
 
+    def process_primitive(self, prim, inputs, params, shape, dtype):
+        out = super().process_primitive(prim, inputs, params, shape, dtype)
+        self.graph.record_control_inputs(out._symbol.node)
+        return out
+
     def read_variable(self, variable):
-        tensor = Tensor(symbol=self.graph.variable_input(variable))
+        target = self.graph.variable_input(variable)
+        tensor = Tensor(symbol=self._assigned_before(target) or target)
         if self.tapes:
             self.observe_read(variable, tensor)
         return tensor
 
+    def _assigned_before(self, target):
+        """The value the latest assignment to this variable among the current control inputs (and
+        theirs, transitively) writes, if there is one."""
+        assigns = [e for e in self.graph.effects_before(self.graph.current_control_inputs()) if e.inputs[0] is target]
+        return max(assigns, key=self.graph.nodes.index).inputs[1] if assigns else None
+
     def assign_variable(self, variable, tensor):
         symbol = self.symbol(tensor, f"assignment to '{variable.name}'")
         node = self.graph.assign(self.graph.variable_input(variable), symbol, user_location())
+        self.graph.record_control_inputs(node)
         return Operation([node], value=symbol, name=f"{variable.name.split(':')[0]}/Assign")
+
+    def control_dependencies(self, control_inputs):
+        return self.graph.control_dependencies(control_inputs)
 
     def initial_value(self, variable, tensor):
         array = super().initial_value(variable, tensor)
@@ -128,10 +193,13 @@ def name_scope(name, default_name=None, values=None):
 
 class Operation:
     """Something Session.run can execute: assign effects in the graph and/or a Python action; an
-    assign also carries the value it writes (fetching it returns that value)."""
+    assign also carries the value it writes (fetching it returns that value). Created inside a
+    control_dependencies block, it runs after that block's control inputs."""
 
     def __init__(self, effects=(), value=None, action=None, name="NoOp"):
         self.effects, self.value, self.action, self.name = list(effects), value, action, name
+        current = context.current_context()
+        self.control_inputs = current.graph.current_control_inputs() if isinstance(current, GraphContext) else []
 
     def __repr__(self):
         return f'<tf.Operation "{self.name}">'
@@ -147,20 +215,14 @@ def group(*inputs, name="group_deps"):
     return Operation(effects, action=(lambda: [a() for a in actions]) if actions else None, name=name)
 
 
-def control_dependencies(control_inputs):
-    raise NotImplementedError("control_dependencies is not supported yet: fetch the operations together "
-                              "(sess.run([train_op, other])) or group them with tf.group(...)")
-
-
 def no_op(name="NoOp"):
     return Operation(name=name)
 
 
 def placeholder(dtype, shape=None, name=None):
+    """shape None: unknown rank (any value can be fed); [None, 3]: rank 2 with any number of rows."""
     graph = get_default_graph()
-    if shape is None:
-        raise NotImplementedError("placeholder of unknown rank: give a shape (None for unknown dimensions)")
-    value = graph.add_input(tuple(TensorShape(shape)), dt.as_dtype(dtype), graph.unique_name(name or "Placeholder"))
+    value = graph.add_input(TensorShape(shape), dt.as_dtype(dtype), graph.unique_name(name or "Placeholder"))
     return Tensor(symbol=value)
 
 

@@ -1,6 +1,7 @@
-"""Session.run: prune the default graph to what the fetches need, give placeholders the fed
-shapes (so every shape is static), and compile it with the same passes and backend as @function,
-cached per fetch set and feed signature."""
+"""Session.run: prune the default graph to what the fetches need (and what their control
+dependencies make them wait for), give placeholders the fed shapes (so every shape and rank is
+static), and compile it with the same passes and backend as @function, cached per fetch set and
+feed signature."""
 import numpy as np
 
 
@@ -11,7 +12,8 @@ from ...ir.graph import ASSIGN, CONST, Graph as IRGraph
 from ...ir.verify import verify
 from ... import nest
 from ...passes import optimize
-from ...tensor import Tensor
+from ...ops.core import convert_to_tensor
+from ...tensor import Tensor, TensorShape, format_dims
 from ...variables import Variable
 from .graph_mode import Operation, get_default_graph
 
@@ -44,7 +46,7 @@ class Session:
                 expanded += [tensor for _, _, tensor in leaf.parts]
             else:
                 expanded.append(leaf)
-        values, effects, actions = [], [], []
+        values, effects, actions, controls = [], [], [], []
         for leaf in expanded:
             if isinstance(leaf, str):
                 leaf = Tensor(symbol=self.graph.by_name(leaf))
@@ -52,6 +54,7 @@ class Session:
                 effects += leaf.effects
                 if leaf.action is not None:
                     actions.append(leaf.action)
+                controls += leaf.control_inputs
                 values.append(leaf.value)
             elif isinstance(leaf, Variable):
                 values.append(self.graph.variable_input(leaf))
@@ -62,10 +65,11 @@ class Session:
             else:
                 raise TypeError(f"Fetch argument {leaf!r} has invalid type {type(leaf).__name__}: must be a "
                                 "Tensor, Variable or Operation of this graph")
+        wanted = [v for v in values if v is not None]
+        effects, actions = _with_control_dependencies(self.graph, wanted, effects, actions, controls)
         for action in actions:           # initializers run before the graph computation
             action()
         feeds = self._feeds(feed_dict or {})
-        wanted = [v for v in values if v is not None]
         if not wanted and not effects:
             return nest.pack_sequence_as(fetches, [None] * len(leaves))
         key = (tuple(id(v) for v in wanted), tuple(id(e) for e in effects),
@@ -100,9 +104,8 @@ class Session:
             if placeholder is None or not any(placeholder is p for p in self.graph.inputs):
                 raise TypeError(f"feed_dict key {key!r} is not a placeholder of this graph")
             dtype = placeholder.dtype
-            array = np.asarray(value, dtype=None if dtype.kind == "s" else dtype.np)
-            if len(array.shape) != len(placeholder.shape) or any(
-                    d is not None and d != a for d, a in zip(placeholder.shape, array.shape)):
+            array = convert_to_tensor(value, dtype=dtype)._value if dtype.kind == "s" else np.asarray(value, dtype.np)
+            if not TensorShape(placeholder.shape).is_compatible_with(array.shape):
                 shape = "(" + ", ".join("?" if d is None else str(d) for d in placeholder.shape) + ")"
                 raise ValueError(f"Cannot feed value of shape {array.shape} for Tensor '{placeholder.name}:0', "
                                  f"which has shape '{shape}'")
@@ -115,7 +118,7 @@ class Session:
         fed = {id(p): a for p, a in feeds}
         for p in graph.inputs:
             if id(p) in needed and id(p) not in fed:
-                shape = "[" + ",".join("?" if d is None else str(d) for d in p.shape) + "]"
+                shape = "<unknown>" if p.shape is None else f"[{format_dims(p.shape)}]"
                 raise InvalidArgumentError(f"You must feed a value for placeholder tensor '{p.name}' with dtype "
                                            f"{p.dtype.name} and shape {shape}")
         run_graph = IRGraph(f"session_run_{len(self._executables)}")
@@ -140,8 +143,9 @@ class Session:
                 mapping[id(node.outputs[0])] = run_graph.constant(node.params["value"], node.loc)
                 continue
             inputs = [mapping[id(v)] for v in node.inputs]
-            shape, dtype = node.prim.rule(*inputs, **node.params)     # re-typed with the fed shapes
-            mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, node.params, shape, dtype, node.loc)
+            params = node.prim.params_for(inputs, node.params)       # re-typed with the fed shapes
+            shape, dtype = node.prim.rule(*inputs, **params)
+            mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, params, shape, dtype, node.loc)
         outputs, out_index = [], {}
         for v in wanted:
             if id(v) not in out_index:
@@ -155,5 +159,36 @@ class Session:
 
 
 InteractiveSession = Session
+
+
+def _with_control_dependencies(graph, values, effects, actions, controls):
+    """The effects and actions to run for fetches that need `values` and `effects` and were given
+    `controls`: also those of every control input, transitively, of the nodes they need (TF runs
+    an op's control inputs before it)."""
+    values, effects, actions = list(values), list(effects), list(actions)
+    chosen, visited, pending = {id(e) for e in effects}, set(), list(controls)
+    while True:
+        while pending:
+            dep = pending.pop()
+            if id(dep) in visited:
+                continue
+            visited.add(id(dep))
+            if isinstance(dep, Operation):
+                effects += [e for e in dep.effects if id(e) not in chosen]
+                chosen.update(id(e) for e in dep.effects)
+                if dep.action is not None and dep.action not in actions:
+                    actions.append(dep.action)
+                values += [dep.value] if dep.value is not None else []
+                pending += dep.control_inputs
+            elif isinstance(dep, Tensor) and dep.is_symbolic:
+                values.append(dep._symbol)
+        needed = ancestors(values + [v for e in effects for v in e.inputs[1:]])
+        for node in graph.nodes:
+            if id(node) in graph.control_inputs and id(node) not in visited and (
+                    id(node) in chosen or any(id(o) in needed for o in node.outputs)):
+                visited.add(id(node))
+                pending += graph.control_inputs[id(node)]
+        if not pending:
+            return effects, actions
 
 
