@@ -73,7 +73,7 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
     if not loop_vars:
         raise ValueError("'loop_vars' must be provided.")
     limit = _iteration_limit(maximum_iterations)
-    loop_vars = nest.map_structure(core.convert_to_tensor, loop_vars)
+    loop_vars = nest.map_structure(_read_variable, loop_vars)
     invariants = _loop_invariants(loop_vars, shape_invariants)
     iterations = 0
     while limit is None or iterations < limit:
@@ -84,7 +84,13 @@ def while_loop(cond, body, loop_vars, shape_invariants=None, parallel_iterations
             result = type(loop_vars)((result,)) if type(loop_vars) in (list, tuple) else [result]
         loop_vars = _next_loop_vars(loop_vars, result, invariants, iterations + 1)
         iterations += 1
-    return loop_vars
+    return nest.map_structure(core.convert_to_tensor, loop_vars)
+
+
+def _read_variable(value):
+    """Variables enter the loop as their values; Python numbers stay Python numbers (as in TF's
+    eager loop), so a Python counter can drive a loop that unrolls while tracing."""
+    return value._as_tensor() if hasattr(value, "_as_tensor") and not isinstance(value, Tensor) else value
 
 
 def _arguments(loop_vars):
@@ -122,7 +128,7 @@ def _loop_condition(value):
 
 def _loop_invariants(loop_vars, shape_invariants):
     """One shape per tensor leaf of loop_vars: the invariant given for it, or its initial shape."""
-    initial = nest.flatten(loop_vars)
+    initial = [core.convert_to_tensor(v) for v in nest.flatten(loop_vars)]
     if shape_invariants is None:
         return [TensorShape(t.shape) for t in initial]
     given = _shapes_for_leaves(loop_vars, shape_invariants)
@@ -150,9 +156,9 @@ def _next_loop_vars(before, after, invariants, iteration):
         raise ValueError(f"while_loop: body must return the structure of loop_vars; got "
                          f"{nest.map_structure(lambda _: '.', after)} after {iteration} iteration(s), expected "
                          f"{nest.map_structure(lambda _: '.', before)}")
-    after = nest.map_structure(core.convert_to_tensor, after)
-    leaves = nest.flatten(after)
+    leaves = nest.flatten(nest.map_structure(_read_variable, after))
     for index, (old, new, shape) in enumerate(zip(nest.flatten(before), leaves, invariants)):
+        old, new = core.convert_to_tensor(old), core.convert_to_tensor(new)
         if new.dtype != old.dtype:
             raise TypeError(f"while_loop: loop_vars[{index}] enters the loop with dtype {old.dtype.name}, but has "
                             f"dtype {new.dtype.name} after {iteration} iteration(s)")
