@@ -12,6 +12,7 @@ from .control_flow import cond, while_loop  # noqa: F401
 from .ir.graph import init_scope  # noqa: F401
 from . import math, nn, linalg, random  # noqa: F401
 from . import data, keras, summary, train, compat  # noqa: F401
+from . import autograph  # noqa: F401
 
 newaxis = None
 __version__ = "0.1.0"
