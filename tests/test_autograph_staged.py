@@ -315,7 +315,8 @@ def count_down(x):
 
 
 def test_while_on_a_symbolic_condition_needs_the_graph_while_loop():
-    with pytest.raises(NotImplementedError, match="graph while loops are not supported yet"):
+    with pytest.raises(NotImplementedError, match="while_loop is not supported yet when the loop condition "
+                                                  "depends on a symbolic tensor"):
         traced(count_down)(scalar(3.0))
 
 
@@ -454,3 +455,38 @@ def test_len_of_a_symbolic_tensor_is_its_static_length():
     def f(x):
         return x * len(x)
     assert traced(f)(tf.constant([1, 2, 3])).numpy().tolist() == [3, 6, 9]
+
+
+# ---- the staged iteration protocol, driven eagerly ------------------------------------------
+def run_staged(iterable):
+    """What the staged for loop computes, run step by step on concrete tensors."""
+    from tracejit.autograph.py_builtins import SymbolicEnumerate
+    index, elements = iterable.initial_index(), []
+    while bool(iterable.has_next(index)):
+        element = iterable.element(index)
+        elements.append(tuple(values_of(e) for e in element) if isinstance(iterable, SymbolicEnumerate)
+                        else values_of(element))
+        index = iterable.advance(index)
+    return elements, int(iterable.maximum_iterations().numpy())
+
+
+def values_of(value):
+    return value.numpy().tolist() if isinstance(value, tf.Tensor) else value
+
+
+@pytest.mark.parametrize("bounds", [(0, 5, 1), (5, 0, -2), (0, 5, 2), (3, 3, 1), (2, -1, 1), (-4, 4, 3)])
+def test_symbolic_range_steps_like_python_range(bounds):
+    from tracejit.autograph.py_builtins import SymbolicRange
+    elements, bound = run_staged(SymbolicRange.from_arguments(*[tf.constant(b) for b in bounds]))
+    assert elements == list(range(*bounds)) and bound == len(range(*bounds))
+
+
+def test_symbolic_float_range_and_enumerate_positions():
+    from tracejit.autograph.py_builtins import SymbolicEnumerate, SymbolicRange, TensorRows
+    floats = SymbolicRange.from_arguments(tf.constant(0.0), 1.0, 0.25)
+    elements, bound = run_staged(floats)
+    assert elements == [0.0, 0.25, 0.5, 0.75] and bound == 4
+    elements, _ = run_staged(SymbolicEnumerate(SymbolicRange.from_arguments(10, tf.constant(0), -3), 1))
+    assert elements == [(1, 10), (2, 7), (3, 4), (4, 1)]
+    elements, bound = run_staged(SymbolicEnumerate(TensorRows(tf.constant([[1, 2], [3, 4]])), 0))
+    assert elements == [(0, [1, 2]), (1, [3, 4])] and bound == 2

@@ -88,7 +88,8 @@ def test_symbolic_condition_is_not_supported_yet():
     @tf.function
     def f(x):
         return tf.while_loop(lambda i: i < x, lambda i: (i + 1.0,), [tf.constant(0.0)])[0]
-    with pytest.raises(NotImplementedError, match="graph while loops are not supported yet"):
+    with pytest.raises(NotImplementedError, match="while_loop is not supported yet when the loop condition "
+                                                  "depends on a symbolic tensor"):
         f(tf.constant(3.0))
 
 

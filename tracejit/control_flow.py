@@ -108,10 +108,10 @@ def _iteration_limit(maximum_iterations):
     return int(limit.numpy())
 
 
-_SYMBOLIC_LOOP = ("tracejit.while_loop: the loop condition depends on a symbolic tensor (its value is only known "
-                  "when the compiled graph runs), and graph while loops are not supported yet; loop a fixed, "
-                  "Python-known number of times (the loop unrolls while tracing), or use tracejit.cond for a "
-                  "single step")
+_SYMBOLIC_LOOP = ("tracejit.while_loop is not supported yet when the loop condition depends on a symbolic tensor "
+                  "(its value is only known when the compiled graph runs, so the loop must be a graph while loop); "
+                  "loop a fixed, Python-known number of times (the loop unrolls while tracing), or use "
+                  "tracejit.cond for a single step")
 
 
 def _loop_condition(value):

@@ -6,16 +6,15 @@ The body is structured code, so both analyses are computed directly on the AST (
 - **liveness** (backward): the names whose current value may still be read. An `if` outputs the
   names it modifies that are live after it; a loop carries the names it modifies that are live at
   its head or after it (TF's rule: anything else is local to the body).
-- **reaching definitions** (forward, "may be defined"): the names some path may have assigned.
-  A staged statement's output that no path defines gets an `Undefined` placeholder first.
+- **reaching definitions** (forward, "may be defined"): the names some path may have assigned,
+  in the scopes the conversion creates (a converted block's local names do not outlive it).
+  A statement's state name that no path defines gets an `Undefined` placeholder first.
 
 Symbols are plain names ("x") or attribute chains on a name ("self.count"); the latter are
 "composites" and are always state of the statement that assigns them, as in TF.
 """
 import ast
 
-NESTED_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef,
-                 ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 EXTRA_TEST = "_ag_extra_test"     # For-node attribute: the `not break_` test added by break lowering
 
 

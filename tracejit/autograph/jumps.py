@@ -48,7 +48,8 @@ class _Flag:
 
 class _Lowering(ast.NodeTransformer):
     """Statement lists go through `block`, which guards the statements after one that may have
-    jumped with `if not <flag>:`. Nested functions, lambdas and classes are left alone."""
+    jumped with `if not <flag>:`. Nested functions, lambdas and classes are left alone.
+    A subclass names the statement it lowers (`jump_type`) and its current flag (`flag()`)."""
     jump_type = None
 
     def __init__(self, namer):
@@ -57,9 +58,6 @@ class _Lowering(ast.NodeTransformer):
 
     def lower_function(self, function):
         function.body = self.block(function.body)
-
-    def flag(self):
-        raise NotImplementedError
 
     def block(self, statements):
         result = []

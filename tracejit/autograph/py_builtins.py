@@ -6,6 +6,7 @@ while tracing), so converted code gets a `SymbolicRange`, which only a `for` loo
 (TF does the same: its for loop elides range tensors). `enumerate(t)` and `len(t)` of a
 symbolic tensor work as TF's AutoGraph overloads do.
 """
+import abc
 import builtins
 
 from ..errors import TracingError
@@ -55,28 +56,33 @@ def staged_iterable(value):
     return TensorRows(_core.convert_to_tensor(value))
 
 
-class StagedIterable:
+class StagedIterable(abc.ABC):
     """Iteration as loop state: an index tensor with a test, the element it selects, the step
     to the next index, and an iteration bound for the while_loop."""
 
+    @abc.abstractmethod
     def initial_index(self):
-        raise NotImplementedError
+        """The index of the first element."""
 
+    @abc.abstractmethod
     def has_next(self, index):
-        raise NotImplementedError
+        """A bool tensor: does `index` select an element?"""
 
+    @abc.abstractmethod
     def element(self, index):
-        raise NotImplementedError
+        """The element `index` selects (what the loop target is set to)."""
 
+    @abc.abstractmethod
     def advance(self, index):
-        raise NotImplementedError
+        """The index of the next element."""
 
+    @abc.abstractmethod
     def position(self, index):
         """0, 1, 2... for the successive indices (what enumerate counts)."""
-        raise NotImplementedError
 
+    @abc.abstractmethod
     def maximum_iterations(self):
-        raise NotImplementedError
+        """An upper bound of the number of elements, for the while_loop."""
 
     def __iter__(self):
         raise TracingError(f"{type(self).__name__} has symbolic bounds, so it can only be iterated by a `for` "
