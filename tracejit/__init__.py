@@ -17,6 +17,7 @@ from . import math, nn, linalg, random, strings, io, ragged, image, sparse, type
 from .ragged import RaggedTensor  # noqa: F401
 from .sparse import SparseTensor  # noqa: F401
 from . import data, keras, summary, train, compat, distribute  # noqa: F401
+from . import autograph  # noqa: F401
 
 newaxis = None
 __version__ = "0.1.0"
