@@ -11,6 +11,7 @@ from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
 from .context import executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
+from .module import Module  # noqa: F401
 from . import math, nn, linalg, random  # noqa: F401
 from . import data, keras, summary, train, compat  # noqa: F401
 
