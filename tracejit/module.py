@@ -146,3 +146,14 @@ def _flatten_module(module, recursive, predicate, attribute_traversal_key, with_
         yield from _flatten_module(submodule, recursive, predicate, attribute_traversal_key, with_path, path, seen,
                                    recursion_stack)
     recursion_stack.pop()
+
+
+def variable_paths(module):
+    """[("a/0/w", variable)]: each variable reachable from `module` once, under the first attribute
+    path that reaches it (in _flatten order); checkpoints and SavedModels key variables by these."""
+    found, seen = [], set()
+    for path, variable in module._flatten(predicate=_is_variable, with_path=True):
+        if id(variable) not in seen:
+            seen.add(id(variable))
+            found.append(("/".join(str(p) for p in path), variable))
+    return found

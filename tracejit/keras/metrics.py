@@ -2,12 +2,17 @@
 from .. import ops
 from ..context import init_scope
 from ..ops.core import convert_to_tensor
+from .serialization import deserialize_keras_object, register_builtins
 from ..variables import Variable
 
 
 class Metric:
+    _keras_module = "keras.metrics"
+
     def __init__(self, name=None, dtype="float32"):
-        self.name = name or type(self).__name__.lower()
+        from .naming import snake_case
+        self.name = name or snake_case(type(self).__name__)
+        self._dtype = dtype or "float32"
         with init_scope():
             self.total = Variable(0.0, name=f"{self.name}/total", trainable=False, dtype=dtype)
             self.count = Variable(0.0, name=f"{self.name}/count", trainable=False, dtype=dtype)
@@ -39,6 +44,13 @@ class Metric:
     def variables(self):
         return [self.total, self.count]
 
+    def get_config(self):
+        return {"name": self.name, "dtype": self._dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class Mean(Metric):
     def update_state(self, values, sample_weight=None):
@@ -66,9 +78,12 @@ class CategoricalAccuracy(Metric):
 
 
 class BinaryAccuracy(Metric):
-    def __init__(self, name=None, threshold=0.5):
-        super().__init__(name)
+    def __init__(self, name=None, dtype=None, threshold=0.5):
+        super().__init__(name, dtype)
         self.threshold = threshold
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = convert_to_tensor(y_pred)
@@ -78,6 +93,8 @@ class BinaryAccuracy(Metric):
 
 def get(identifier, loss=None):
     """'accuracy' picks the accuracy that matches the loss, like Keras."""
+    if isinstance(identifier, dict):
+        return deserialize_keras_object(identifier)
     if isinstance(identifier, Metric):
         return identifier
     if identifier in ("accuracy", "acc"):
@@ -95,3 +112,6 @@ def get(identifier, loss=None):
     if identifier in table:
         return table[identifier](name=identifier)
     raise ValueError(f"Unknown metric {identifier!r}")
+
+
+register_builtins(globals())
