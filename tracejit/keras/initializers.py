@@ -70,8 +70,11 @@ class RandomUniform(_Seeded):
 
 
 class VarianceScaling(_Seeded):
-    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None):
+    def __init__(self, scale=1.0, mode="fan_in", distribution="truncated_normal", seed=None, input_axes=None,
+                 output_axes=None):
         super().__init__(seed)
+        if input_axes is not None or output_axes is not None:
+            raise NotImplementedError("VarianceScaling: input_axes/output_axes are not supported yet")
         if mode not in ("fan_in", "fan_out", "fan_avg"):
             raise ValueError(f"Invalid `mode` argument: {mode}")
         if distribution not in ("truncated_normal", "untruncated_normal", "uniform"):
@@ -96,8 +99,8 @@ class VarianceScaling(_Seeded):
 
 
 def _variance_scaling(name, scale, mode, distribution):
-    def __init__(self, seed=None):
-        VarianceScaling.__init__(self, scale, mode, distribution, seed)
+    def __init__(self, seed=None, input_axes=None, output_axes=None):
+        VarianceScaling.__init__(self, scale, mode, distribution, seed, input_axes, output_axes)
 
     return type(name, (VarianceScaling,), {"__init__": __init__, "get_config": _Seeded.get_config})
 

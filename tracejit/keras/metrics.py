@@ -57,6 +57,29 @@ class Mean(Metric):
         self._accumulate(values, sample_weight)
 
 
+class MeanMetricWrapper(Metric):
+    """The mean of fn(y_true, y_pred) over the examples seen (Keras: metrics=["mae"])."""
+
+    def __init__(self, fn, name=None, dtype=None):
+        super().__init__(name, dtype)
+        self._fn = fn
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = convert_to_tensor(y_pred)
+        y_true = ops.cast(convert_to_tensor(y_true), y_pred.dtype)
+        self._accumulate(self._fn(y_true, y_pred), sample_weight)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(lambda t, p: ops.reduce_mean(ops.abs(p - t), axis=-1), name, dtype)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(lambda t, p: ops.reduce_mean(ops.square(p - t), axis=-1), name, dtype)
+
+
 class Accuracy(Metric):
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_true, y_pred = convert_to_tensor(y_true), convert_to_tensor(y_pred)
@@ -108,7 +131,8 @@ def get(identifier, loss=None):
             return BinaryAccuracy(name="accuracy")
         return Accuracy(name="accuracy")
     table = {"sparse_categorical_accuracy": SparseCategoricalAccuracy, "categorical_accuracy": CategoricalAccuracy,
-             "binary_accuracy": BinaryAccuracy, "mean": Mean}
+             "binary_accuracy": BinaryAccuracy, "mean": Mean, "mae": MeanAbsoluteError,
+             "mean_absolute_error": MeanAbsoluteError, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError}
     if identifier in table:
         return table[identifier](name=identifier)
     raise ValueError(f"Unknown metric {identifier!r}")
