@@ -11,7 +11,8 @@ import numpy as np
 from .. import config, nest
 from ..errors import RetracingWarning
 from ..context import current_context
-from ..tensor import Tensor, TensorShape, TensorSpec
+from ..tensor import Tensor, TensorSpec
+from . import function_type
 from . import signature as sig
 from .tracer import NONE_OUTPUT, trace
 
@@ -52,6 +53,8 @@ class ConcreteFunction:
         self.variables = tuple(var for _, var in graph.variables)
         self.trainable_variables = tuple(v for v in self.variables if v.trainable)
         self._executable = backend.executable(self.optimized_graph, debug)
+        self.function_type, self._captures = function_type.build(bound, leaves, graph.outputs, structured_outputs,
+                                                                 self.variables)
 
     @property
     def kernels(self):
@@ -68,16 +71,12 @@ class ConcreteFunction:
         arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
         return self._call_flat(arrays)
 
-    def pretty_printed_signature(self):
-        lines = [f"{self.graph.name}({', '.join(self._leaf_paths)})", "  Args:"]
-        lines += [f"    {p}: {s.dtype.name} Tensor, shape={s.shape}" for p, s in zip(self._leaf_paths, self._specs)]
-        lines.append("  Returns:")
-        outs = [f"{v.dtype.name} Tensor, shape={TensorShape(v.shape)}" for v in self.graph.outputs]
-        lines += [f"    {o}" for o in outs] or ["    None"]
-        return "\n".join(lines)
+    def pretty_printed_signature(self, verbose=True):
+        """TF's text: "Input Parameters: / Output Type: / Captures:" (verbose), else a Python signature."""
+        return function_type.pretty(self.function_type, self._captures, verbose)
 
     def __repr__(self):
-        return f"<ConcreteFunction {self.graph.name}({', '.join(self._leaf_paths)})>"
+        return f"<ConcreteFunction {self.pretty_printed_signature(verbose=False)} at 0x{id(self):X}>"
 
 
 def _input_signature(bound, leaves):
@@ -143,7 +142,7 @@ class Function:
 
     def pretty_printed_concrete_signatures(self, verbose=True):
         concretes = list(self._cache.values()) + [c for _, c in self._relaxed]
-        return "\n\n".join(c.pretty_printed_signature() for c in concretes)
+        return ("\n\n" if verbose else "\n").join(c.pretty_printed_signature(verbose) for c in concretes)
 
     # ---- cache ----
     def _lookup(self, args, kwargs, record_call):
