@@ -165,6 +165,21 @@ def test_tf_function_methods_are_per_instance_and_trace_once_per_signature():
     assert first(x).numpy()[0, 1] == 0.0 and first(x).numpy()[0, 0] >= 1.0
 
 
+def test_an_outer_tape_sees_through_tf_function_methods():
+    tf.random.set_seed(2)
+    module = MySequentialModule()
+    x = tf.constant([[0.5, -1.0, 2.0]])
+    module(x)                                          # traced and compiled
+    with tf.GradientTape() as tape:
+        loss = tf.reduce_sum(module(x))
+    grads = tape.gradient(loss, module.trainable_variables)
+    assert all(g is not None for g in grads) and len(grads) == 4
+    with tf.GradientTape() as tape:                    # the same values without @tf.function
+        loss = tf.reduce_sum(module.dense_2(module.dense_1(x)))
+    for got, want in zip(grads, tape.gradient(loss, module.trainable_variables)):
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-6)
+
+
 def test_gradients_through_trainable_variables():
     model = MLP(input_size=3, sizes=[4, 2])
     model.layers[0].b.assign(tf.fill([4], 0.5))

@@ -13,7 +13,7 @@ from .context import executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
 from .module import Module  # noqa: F401
 from . import math, nn, linalg, random  # noqa: F401
-from . import data, keras, summary, train, compat  # noqa: F401
+from . import data, keras, summary, train, compat, saved_model  # noqa: F401
 
 newaxis = None
 __version__ = "0.1.0"

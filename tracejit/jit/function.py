@@ -119,8 +119,11 @@ class Function:
         return bound
 
     def __call__(self, *args, **kwargs):
-        if config.functions_run_eagerly() or not current_context().executing_eagerly:
-            return self._python_function(*args, **kwargs)    # nested @function: inline into the outer trace
+        context = current_context()
+        if config.functions_run_eagerly() or not context.executing_eagerly or context.tapes:
+            # nested @function: inline into the outer trace; under an eager GradientTape: run the Python
+            # eagerly so the tape records every op (a compiled call would be invisible to it)
+            return self._python_function(*args, **kwargs)
         fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:
             concrete = self._fast_cache.get(fast_key)
@@ -140,9 +143,13 @@ class Function:
     def experimental_get_tracing_count(self):
         return len(self._traces)
 
+    def _list_all_concrete_functions(self):
+        """Every ConcreteFunction traced so far (TF's name; SavedModel saves these)."""
+        return list(self._cache.values()) + [c for _, c in self._relaxed]
+
     def pretty_printed_concrete_signatures(self, verbose=True):
-        concretes = list(self._cache.values()) + [c for _, c in self._relaxed]
-        return ("\n\n" if verbose else "\n").join(c.pretty_printed_signature(verbose) for c in concretes)
+        return ("\n\n" if verbose else "\n").join(c.pretty_printed_signature(verbose)
+                                                   for c in self._list_all_concrete_functions())
 
     # ---- cache ----
     def _lookup(self, args, kwargs, record_call):

@@ -139,6 +139,11 @@ class Layer(Module):
     def _obj_type(self):
         return "Layer"
 
+    @property
+    def _default_save_signature(self):
+        """The serving signature tf.saved_model.save gives a model (None for a plain layer)."""
+        return None
+
     # ---- tracking ----
     def __setattr__(self, name, value):
         if isinstance(value, (_TFVariable, list, tuple, dict)):

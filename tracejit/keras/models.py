@@ -29,6 +29,7 @@ def _functional_arguments(args, kwargs):
 
 class Model(Layer):
     _keras_module = "keras"
+    _TF_MODULE_IGNORED_PROPERTIES = Layer._TF_MODULE_IGNORED_PROPERTIES | set(_STEP_FUNCTIONS)
 
     def __new__(cls, *args, **kwargs):
         if _functional_arguments(args, kwargs):
@@ -336,11 +337,22 @@ class Model(Layer):
             print(f"Saved artifact at '{filepath}'. The following endpoints are available:\n\n" +
                   "\n".join([f"* Endpoint 'serve'"] + lines[1:]))
 
-    def _input_spec(self):
+    def _input_spec(self, name="keras_tensor"):
         if not self.built or self._build_shapes_dict is None:
             raise ValueError("The model provided has not yet been built. It must be built before export.")
         shape = tuple(self._build_shapes_dict.values())[0]
-        return TensorSpec((None,) + tuple(shape)[1:], self.compute_dtype, name="keras_tensor")
+        return TensorSpec((None,) + tuple(shape)[1:], self.input_dtype, name=name)
+
+    @property
+    def _default_save_signature(self):
+        """Keras 3 on TF: `serving_default(inputs)` calls the model (inference mode) on the built input shape."""
+        if not self.built or self._build_shapes_dict is None:
+            return None
+        model = self
+
+        def serving_default(inputs):
+            return model(inputs)
+        return function(serving_default, input_signature=[self._input_spec(name=None)])
 
     @classmethod
     def from_config(cls, config, custom_objects=None):
