@@ -260,6 +260,43 @@ def test_embedding_lookup_gradients_and_errors():
     assert losses[-1] < losses[0] / 4
 
 
+class CustomFit(keras.Model):
+    """Keras 3's "customizing what happens in fit": a train_step of one's own, a metric as an attribute."""
+
+    def __init__(self):
+        super().__init__()
+        self.dense = keras.layers.Dense(1)
+        self.tracker = keras.metrics.Mean(name="custom_loss")
+
+    def call(self, x):
+        return self.dense(x)
+
+    def train_step(self, data):
+        x, y = data
+        with tf.GradientTape() as tape:
+            loss = tf.reduce_mean(tf.square(self(x, training=True) - y))
+        self.optimizer.apply(tape.gradient(loss, self.trainable_variables), self.trainable_variables)
+        self.tracker.update_state(loss)
+        return {"custom_loss": self.tracker.result()}
+
+
+@pytest.mark.parametrize("run_eagerly", [False, True])
+def test_custom_train_step(run_eagerly):
+    x = np.random.default_rng(12).normal(size=(64, 2)).astype("float32")
+    y = x @ np.array([[2.0], [-1.0]], np.float32)
+    model = CustomFit()
+    model.compile(optimizer=keras.optimizers.SGD(0.1), run_eagerly=run_eagerly)
+    history = model.fit(x, y, epochs=8, batch_size=16, verbose=0)
+    losses = history.history["custom_loss"]
+    assert list(history.history) == ["custom_loss"] and losses[-1] < losses[0] / 10
+    assert float(model.tracker.count) == 4                     # reset at each epoch: 4 batches in the last
+    assert (model.train_function.experimental_get_tracing_count() == 1) if not run_eagerly else \
+        not hasattr(model.train_function, "experimental_get_tracing_count")
+    assert [m.name for m in model.metrics] == ["loss", "custom_loss"]          # as Keras 3 tracks them
+    logs = model.train_on_batch(x[:16], y[:16], return_dict=True)
+    assert list(logs) == ["custom_loss"] and int(model.optimizer.iterations) == 33
+
+
 def _fit_output(capsys, verbose, epochs):
     model = keras.Sequential([keras.Input(shape=(2,)), keras.layers.Dense(2)])
     model.compile(optimizer="sgd", loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),

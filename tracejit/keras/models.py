@@ -40,6 +40,7 @@ class Model(Layer):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.compiled, self.stop_training, self.optimizer, self.history = False, False, None, None
+        self.run_eagerly = False
         self.train_function = self.test_function = self.predict_function = None
 
     @property
@@ -90,7 +91,14 @@ class Model(Layer):
 
     @property
     def metrics(self):
-        return ([self._loss_tracker] + list(self._compile_metrics)) if self.compiled else []
+        """The loss tracker and compiled metrics, then the Metric objects held in attributes (Keras 3
+        tracks those too: fit and evaluate reset them and log their results)."""
+        found = ([self._loss_tracker] + list(self._compile_metrics)) if self.compiled else []
+        for key, value in vars(self).items():
+            if isinstance(value, metrics_module.Metric) and key != "_loss_tracker" and \
+                    not any(value is m for m in found):
+                found.append(value)
+        return found
 
     @property
     def metrics_names(self):
@@ -132,12 +140,14 @@ class Model(Layer):
         with GradientTape() as tape:
             y_pred = self(x, training=True)
             loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=True)
-        self._loss_tracker.update_state(loss, sample_weight=self._batch_size(x))
         variables = self.trainable_weights
         if variables:
             self.optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables))
         else:
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)
+        # the trackers are updated after the optimizer (Keras updates the loss tracker first: the same
+        # values, but effects in this order let the compiled step update the weights in place early)
+        self._loss_tracker.update_state(loss, sample_weight=self._batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def test_step(self, data):
@@ -152,10 +162,16 @@ class Model(Layer):
         return self(x, training=False)
 
     def _step_function(self, kind):
+        """model.train_function(x, y[, sample_weight]) runs train_step((x, y[, sample_weight])), as a
+        @function unless run_eagerly (tensors as positional arguments: the fast call path)."""
         attribute = f"{kind}_function"
         if getattr(self, attribute, None) is None:
             step = getattr(self, f"{kind}_step")
-            setattr(self, attribute, step if self.run_eagerly else function(step))
+
+            def run(*data):
+                return step(data)
+            run.__name__ = f"{kind}_step"
+            setattr(self, attribute, run if self.run_eagerly else function(run))
         return getattr(self, attribute)
 
     def make_train_function(self, force=False):
@@ -193,7 +209,7 @@ class Model(Layer):
                 if steps_per_epoch is not None and step >= steps_per_epoch:
                     break
                 callbacks.on_train_batch_begin(step)
-                logs = train(data)
+                logs = train(*data)
                 callbacks.on_train_batch_end(step, logs)
                 if self.stop_training:
                     break
@@ -226,7 +242,7 @@ class Model(Layer):
             if steps is not None and step >= steps:
                 break
             callbacks.on_test_batch_begin(step)
-            logs = test(data)
+            logs = test(*data)
             callbacks.on_test_batch_end(step, logs)
         logs = _pythonify(self._metrics_result_or(logs))
         callbacks.on_test_end(logs)
@@ -240,15 +256,14 @@ class Model(Layer):
         batch_size = batch_size or 32
         callbacks = callbacks_module.CallbackList(callbacks, add_progbar=verbose != 0, model=self, verbose=verbose,
                                                   epochs=1, steps=steps or _count_batches(x, batch_size))
-        if self.predict_function is None:
-            self.predict_function = function(self.predict_step)
+        predict = self._step_function("predict")
         callbacks.on_predict_begin()
         outputs = []
         for step, data in enumerate(_batches(x, None, batch_size, False)):
             if steps is not None and step >= steps:
                 break
             callbacks.on_predict_batch_begin(step)
-            outputs.append(nest.map_structure(lambda t: t.numpy(), self.predict_function(data)))
+            outputs.append(nest.map_structure(lambda t: t.numpy(), predict(*data)))
             callbacks.on_predict_batch_end(step, {"outputs": outputs[-1]})
         callbacks.on_predict_end()
         if not outputs:
@@ -258,13 +273,15 @@ class Model(Layer):
     def train_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("train_on_batch")
         self.reset_metrics()
-        logs = _pythonify(self._step_function("train")((x, y) if sample_weight is None else (x, y, sample_weight)))
+        data = (x, y) if sample_weight is None else (x, y, sample_weight)
+        logs = _pythonify(self._step_function("train")(*data))
         return logs if return_dict else _in_order(self, logs)
 
     def test_on_batch(self, x, y=None, sample_weight=None, return_dict=False):
         self._require_compiled("test_on_batch")
         self.reset_metrics()
-        logs = _pythonify(self._step_function("test")((x, y) if sample_weight is None else (x, y, sample_weight)))
+        data = (x, y) if sample_weight is None else (x, y, sample_weight)
+        logs = _pythonify(self._step_function("test")(*data))
         return logs if return_dict else _in_order(self, logs)
 
     def predict_on_batch(self, x):
@@ -428,8 +445,11 @@ class Sequential(Model):
 
     def _maybe_rebuild(self):
         self.built = False
-        if isinstance(self._layers[0], InputLayer) and len(self._layers) > 1:
-            self.build(self._layers[0].batch_shape)
+        first = self._layers[0]
+        if isinstance(first, InputLayer) and len(self._layers) > 1:
+            self.build(first.batch_shape)
+        elif len(self._layers) > 1 and getattr(first, "input_shape", None) is not None:
+            self.build(first.input_shape)               # e.g. a built Sequential as the first layer
 
     @property
     def layers(self):
@@ -560,6 +580,9 @@ def _batches(x, y, batch_size, shuffle):
         for element in x:
             yield element if isinstance(element, tuple) else (element,)
         return
+    if isinstance(x, dict) or isinstance(x, (list, tuple)) and any(isinstance(e, (np.ndarray, Tensor)) for e in x):
+        raise NotImplementedError("multi-input data (a dict/list of arrays as x) is not supported yet: pass a "
+                                  "tf.data.Dataset of (inputs, targets)")
     x = _array(x)
     y = None if y is None else _array(y)
     order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
