@@ -41,6 +41,10 @@ class DTypePolicy:
     def get_config(self):
         return {"name": self.name}
 
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
     def __repr__(self):
         return f'<DTypePolicy "{self.name}">'
 
@@ -259,6 +263,14 @@ class Layer(Module):
                                  f"provided weight shape {np.shape(value)}.")
         for variable, value in zip(layer_weights, weights):
             variable.assign(np.asarray(value))
+
+    @property
+    def losses(self):
+        return []
+
+    def add_loss(self, loss):
+        raise NotImplementedError("Layer.add_loss is not supported yet: add the term to the loss in your train_step "
+                                  "(or override Model.compute_loss)")
 
     def count_params(self):
         if not self.built:

@@ -352,7 +352,7 @@ class Model(Layer):
         if verbose is None or verbose:
             lines = concrete.pretty_printed_signature().split("\n")
             print(f"Saved artifact at '{filepath}'. The following endpoints are available:\n\n" +
-                  "\n".join([f"* Endpoint 'serve'"] + lines[1:]))
+                  "\n".join(["* Endpoint 'serve'"] + lines[1:]))
 
     def _input_spec(self, name="keras_tensor"):
         if not self.built or self._build_shapes_dict is None:

@@ -105,8 +105,8 @@ def deserialize_keras_object(config, custom_objects=None, module_objects=None, s
     if cls is None:
         raise TypeError(f"Could not locate class '{class_name}'. Make sure custom classes are decorated with "
                         f"`@keras.saving.register_keras_serializable()`. Full object config: {config}")
-    if class_name == "DTypePolicy" or not isinstance(cls, type):
-        return cls(**inner) if isinstance(cls, type) else cls
+    if not isinstance(cls, type):
+        return cls
     obj = cls.from_config(inner, custom_objects=custom) if _takes_custom_objects(cls) else cls.from_config(inner)
     build_config = config.get("build_config")
     if build_config and not getattr(obj, "built", True):
