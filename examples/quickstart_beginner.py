@@ -39,9 +39,9 @@ def main():
     print(probability_model(x_test[:5]).numpy().round(3))
 
     x, y = x_train[:32].astype("float32"), y_train[:32]
-    compiled = model._step_function("train")
+    compiled = model.make_train_function()
     timings = {}
-    for label, step in (("eager", model._train_step), ("compiled", compiled)):
+    for label, step in (("eager", lambda x, y: model.train_step((x, y))), ("compiled", compiled)):
         for _ in range(tf.config.tier_up_calls() + 5):     # past tracing, compiling and tier-up
             step(x, y)
         start = time.perf_counter()

@@ -15,7 +15,7 @@ def test_debugging_tour_shows_every_diagnostic():
         "fix: pass step as a tensor: tf.constant(step)",
         "suggested: input_signature=[tf.TensorSpec([None, 784], tf.float32), tf.TensorSpec([None], tf.int32)]",
         "RetracingError: @function '<lambda>' needs trace #2 but max_traces=1",
-        "on_excess='relax' traced: x: float32 Tensor, shape=(None, 784)",
+        "on_excess='relax' traced: x (POSITIONAL_OR_KEYWORD): TensorSpec(shape=(None, 784), dtype=tf.float32",
         "2 entries (max 2), 0 hits, 4 misses, 2 evictions, 4 traces",
         "captures(%1: f32[784,784])",
         "+++ after fuse",

@@ -21,8 +21,10 @@ def test_layer_names_weights_and_param_counts_match_keras():
     model = mlp()
     assert [l.name for l in model.layers] == ["flatten", "dense", "dropout", "dense_1"]
     assert model.count_params() == 101770
-    assert [w.name for w in model.trainable_variables] == ["dense/kernel:0", "dense/bias:0", "dense_1/kernel:0",
-                                                           "dense_1/bias:0"]
+    # Keras 3: a variable's name is its own ("kernel"), its path says where it lives
+    assert [w.name for w in model.trainable_variables] == ["kernel", "bias", "kernel", "bias"]
+    assert [w.path for w in model.trainable_variables] == ["sequential/dense/kernel", "sequential/dense/bias",
+                                                           "sequential/dense_1/kernel", "sequential/dense_1/bias"]
     assert [tuple(w.shape) for w in model.weights] == [(784, 128), (128,), (128, 10), (10,)]
 
 
@@ -75,8 +77,8 @@ def test_losses_against_formulas():
 
 @pytest.mark.parametrize("name,kwargs,expected", [
     ("sgd", {}, 1 - 0.01 * 2),
-    ("SGD", {"momentum": 0.9}, None), ("Adam", {}, 1 - 0.001), ("RMSprop", {}, 1 - 0.001 * 2 / (np.sqrt(0.4) + 1e-7)),
-    ("Adagrad", {}, 1 - 0.001 * 2 / (np.sqrt(4.1) + 1e-7))])
+    ("SGD", {"momentum": 0.9}, None), ("Adam", {}, 1 - 0.001), ("RMSprop", {}, 1 - 0.001 * 2 / np.sqrt(0.4 + 1e-7)),
+    ("Adagrad", {}, 1 - 0.001 * 2 / np.sqrt(4.1 + 1e-7))])
 def test_optimizer_first_step(name, kwargs, expected):
     optimizer = keras.optimizers.get(name) if not kwargs else getattr(keras.optimizers, name)(**kwargs)
     v = tf.Variable(1.0)
@@ -142,7 +144,7 @@ def test_fit_reduces_loss_on_real_mnist(mnist_subset, capsys):
     assert after[1] > 0.85 and after[0] < before[0] / 3
     out = capsys.readouterr().out
     assert out.count("Epoch ") == 3 and "94/94 - " in out and "val_accuracy" in out
-    assert model._train_function.experimental_get_tracing_count() == 2       # full batches + the last partial one
+    assert model.train_function.experimental_get_tracing_count() == 2       # full batches + the last partial one
     assert model.predict(xt[:5]).shape == (5, 10)
 
 
@@ -156,9 +158,11 @@ def test_fit_with_dataset_validation_split_and_callbacks(mnist_subset, tmp_path)
     assert len(history.history["loss"]) == 2 and "val_loss" in history.history     # stopped after no big gain
     ds = tf.data.Dataset.from_tensor_slices((x[:256].astype("float32"), y[:256])).batch(64)
     model.fit(ds, epochs=1, verbose=0)
-    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch}.npz"), save_best_only=False)
+    checkpoint = keras.callbacks.ModelCheckpoint(str(tmp_path / "w-{epoch}.weights.h5"), save_weights_only=True)
     model.fit(x[:128], y[:128], epochs=2, verbose=0, callbacks=[checkpoint])
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["w-1.npz", "w-2.npz"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w-1.weights.h5", "w-2.weights.h5"]
+    with pytest.raises(ValueError, match="must end in `.keras`"):
+        keras.callbacks.ModelCheckpoint(str(tmp_path / "w.npz"))
 
 
 def test_save_and_load_weights_roundtrip(tmp_path):
@@ -189,7 +193,7 @@ def test_model_subclass_tracks_layers_and_trains():
     net.compile(optimizer=keras.optimizers.Adam(0.01), loss="mse")
     losses = net.fit(x, y, epochs=30, batch_size=16, verbose=0).history["loss"]
     assert len(net.trainable_variables) == 4 and losses[-1] < losses[0] / 5
-    with pytest.raises(RuntimeError, match="compile"):
+    with pytest.raises(ValueError, match=r"You must call `compile\(\)` before using the model."):
         Net().fit(x, y)
     with pytest.raises(NotImplementedError, match="functional API"):
         keras.Model(inputs=None, outputs=None)

@@ -79,7 +79,7 @@ def _sequential_result(make_optimizer, steps):
     gradient = tf.constant([0.5, -0.25, 1.0])
     for _ in range(steps):
         optimizer.apply_gradients([(gradient, variable)])
-    return variable.numpy(), int(optimizer.iterations), len(optimizer.variables())
+    return variable.numpy(), int(optimizer.iterations), len(optimizer.variables)
 
 
 @pytest.mark.parametrize("make_optimizer", [
@@ -96,4 +96,4 @@ def test_optimizer_steps_from_threads_equal_the_same_steps_in_sequence(make_opti
     expected, iterations, slots = _sequential_result(make_optimizer, THREADS * (UPDATES // 5))
     assert int(optimizer.iterations) == iterations == THREADS * (UPDATES // 5)
     np.testing.assert_array_equal(variable.numpy(), expected)
-    assert len(optimizer.variables()) == slots              # each slot created once
+    assert len(optimizer.variables) == slots              # each slot created once

@@ -13,10 +13,11 @@ from .control_flow import cond, while_loop  # noqa: F401
 from .context import control_dependencies, executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
 from .devices import device  # noqa: F401
+from .module import Module  # noqa: F401
 from . import math, nn, linalg, random, strings, io, ragged, image, sparse, types  # noqa: F401
 from .ragged import RaggedTensor  # noqa: F401
 from .sparse import SparseTensor  # noqa: F401
-from . import data, keras, summary, train, compat, distribute  # noqa: F401
+from . import data, keras, summary, train, compat, distribute, saved_model  # noqa: F401
 from . import autograph  # noqa: F401
 
 newaxis = None

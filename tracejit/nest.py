@@ -23,3 +23,15 @@ def pack_sequence_as(structure, flat):
     """`structure` with its leaves replaced, in order, by the items of `flat`."""
     items = iter(flat)
     return map_structure(lambda _: next(items), structure)
+
+
+def flatten_with_tuple_paths(structure):
+    """[(path, leaf)] as tf.nest.flatten_with_tuple_paths sees them: dict keys sorted, list/tuple
+    indices; path is a tuple of keys/indices (() for a lone leaf)."""
+    if isinstance(structure, dict):
+        items = [(k, structure[k]) for k in sorted(structure)]
+    elif isinstance(structure, (list, tuple)):
+        items = list(enumerate(structure))
+    else:
+        return [((), structure)]
+    return [((key,) + path, leaf) for key, value in items for path, leaf in flatten_with_tuple_paths(value)]

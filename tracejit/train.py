@@ -4,22 +4,27 @@ import os
 
 from .checkpoint import (assign_all, checkpoint_exists, commit_state, get_checkpoint_state,  # noqa: F401
                          latest_checkpoint, read, retain, write)
+from .module import Module, variable_paths
 from .variables import Variable
+
+VALUE_SUFFIX = ".ATTRIBUTES/VARIABLE_VALUE"
 
 
 def _variables(obj, path, found):
-    """(name, variable) pairs reachable from obj: Variables, layers/models (weights), optimizers
-    (iterations and slots), nested Checkpoints, lists and dicts."""
+    """(name, variable) pairs reachable from obj: Variables, tf.Modules (Keras layers and models
+    too: keyed by attribute path, "model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE" as in TF),
+    optimizers (iterations, learning rate and slots), nested Checkpoints, lists and dicts."""
     if isinstance(obj, Variable):
-        found.append((path, obj))
+        found.append((f"{path}/{VALUE_SUFFIX}", obj))
     elif isinstance(obj, Checkpoint):
         for key, value in obj._objects.items():
             _variables(value, f"{path}/{key}" if path else key, found)
-    elif hasattr(obj, "weights") and hasattr(obj, "build"):
-        for i, w in enumerate(obj.weights):
-            found.append((f"{path}/{i}:{w.name.rsplit(':', 1)[0]}", w))
+    elif isinstance(obj, Module):
+        for attribute_path, variable in variable_paths(obj):
+            found.append((f"{path}/{attribute_path}/{VALUE_SUFFIX}" if path else f"{attribute_path}/{VALUE_SUFFIX}",
+                          variable))
     elif hasattr(obj, "apply_gradients") and hasattr(obj, "variables"):
-        for i, v in enumerate(obj.variables()):
+        for i, v in enumerate(obj.variables):
             found.append((f"{path}/{i}", v))
     elif isinstance(obj, (list, tuple)):
         for i, item in enumerate(obj):
@@ -31,8 +36,12 @@ def _variables(obj, path, found):
 
 
 class Checkpoint:
-    def __init__(self, **objects):
+    """tf.train.Checkpoint(root=None, **objects): with `root`, its own variables are keyed from the
+    root (as a SavedModel's variables/variables checkpoint is), so either restores the other."""
+
+    def __init__(self, root=None, **objects):
         self._objects = objects
+        self._root = root
         self.save_counter = Variable(0, name="save_counter", trainable=False, dtype="int64")
 
     def __getattr__(self, name):
@@ -42,7 +51,8 @@ class Checkpoint:
         raise AttributeError(name)
 
     def _pairs(self):
-        return _variables(self, "", [])
+        found = [] if self._root is None else _variables(self._root, "", [])
+        return found + [p for key, value in self._objects.items() for p in _variables(value, key, [])]
 
     def write(self, file_prefix):
         return write(file_prefix, {name: v.numpy() for name, v in self._pairs()})

@@ -16,6 +16,7 @@ from ..errors import RetracingError, RetracingWarning
 from ..context import current_context
 from ..source_location import user_frame, user_location
 from ..tensor import Tensor, TensorShape, TensorSpec
+from . import function_type
 from . import signature as sig
 from .cache import CacheInfo, TraceCache, captured_bytes, constant_bytes
 from .retrace import TraceSignature, explain_retrace, relaxed_leaves, suggest_signature
@@ -46,6 +47,8 @@ class ConcreteFunction:
         # large captured arrays: graph inputs after the arguments, fed the same arrays on every call
         self.captured_inputs = [array for _, array in graph.captures]
         self._executable = backend.executable(self.optimized_graph, debug)
+        self.function_type, self._captures = function_type.build(bound, leaves, graph.outputs, structured_outputs,
+                                                                 self.variables)
         self.compile_seconds = time.perf_counter() - start      # passes + backend
 
     pass_reports = property(lambda self: self.passes, doc="concrete.passes under its first name")
@@ -73,16 +76,12 @@ class ConcreteFunction:
         arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
         return self._call_flat(arrays)
 
-    def pretty_printed_signature(self):
-        lines = [f"{self.graph.name}({', '.join(self._leaf_paths)})", "  Args:"]
-        lines += [f"    {p}: {s.dtype.name} Tensor, shape={s.shape}" for p, s in zip(self._leaf_paths, self._specs)]
-        lines.append("  Returns:")
-        outs = [f"{v.dtype.name} Tensor, shape={TensorShape(v.shape)}" for v in self.graph.outputs]
-        lines += [f"    {o}" for o in outs] or ["    None"]
-        return "\n".join(lines)
+    def pretty_printed_signature(self, verbose=True):
+        """TF's text: "Input Parameters: / Output Type: / Captures:" (verbose), else a Python signature."""
+        return function_type.pretty(self.function_type, self._captures, verbose)
 
     def __repr__(self):
-        return f"<ConcreteFunction {self.graph.name}({', '.join(self._leaf_paths)})>"
+        return f"<ConcreteFunction {self.pretty_printed_signature(verbose=False)} at 0x{id(self):X}>"
 
 
 def _input_signature(bound, leaves):
@@ -136,8 +135,11 @@ class Function:
         return bound
 
     def __call__(self, *args, **kwargs):
-        if self._eager_fallback or config.functions_run_eagerly() or not current_context().executing_eagerly:
-            return self._python_function(*args, **kwargs)    # nested @function: inline into the outer trace
+        context = current_context()
+        if self._eager_fallback or config.functions_run_eagerly() or not context.executing_eagerly or context.tapes:
+            # nested @function: inline into the outer trace; under an eager GradientTape: run the Python
+            # eagerly so the tape records every op (a compiled call would be invisible to it)
+            return self._python_function(*args, **kwargs)
         fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:
             concrete = self._fast_cache.get(fast_key)
@@ -168,8 +170,13 @@ class Function:
     def experimental_get_tracing_count(self):
         return len(self._history)
 
+    def _list_all_concrete_functions(self):
+        """Every ConcreteFunction traced so far (TF's name; SavedModel saves these)."""
+        return list(self._cache.concretes())
+
     def pretty_printed_concrete_signatures(self, verbose=True):
-        return "\n\n".join(c.pretty_printed_signature() for c in self._cache.concretes())
+        return ("\n\n" if verbose else "\n").join(c.pretty_printed_signature(verbose)
+                                                   for c in self._list_all_concrete_functions())
 
     # ---- diagnostics ----
     def cache_info(self):

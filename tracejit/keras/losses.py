@@ -1,16 +1,32 @@
 """Keras losses: callables (y_true, y_pred, sample_weight=None) -> scalar mean loss."""
 from .. import ops
 from ..ops.core import convert_to_tensor
+from .serialization import deserialize_keras_object, register_builtins
 
 _EPSILON = 1e-7
 
 
 class Loss:
-    def __init__(self, name=None, reduction="sum_over_batch_size"):
-        self.name = name or type(self).__name__
-        if reduction not in ("sum_over_batch_size", "auto", "sum", "none"):
-            raise ValueError(f"unknown reduction {reduction!r}")
-        self.reduction = reduction
+    _keras_module = "keras.losses"
+
+    def __init__(self, name=None, reduction="sum_over_batch_size", dtype=None):
+        from .naming import snake_case
+        self.name = name or snake_case(type(self).__name__)
+        if reduction not in ("sum_over_batch_size", "auto", "sum", "none", None):
+            raise ValueError(f"Invalid value for argument `reduction`. Expected one of {{'sum', "
+                             f"'sum_over_batch_size', 'none', 'auto'}}. Received: reduction={reduction}")
+        self.reduction = reduction or "none"
+
+    def get_config(self):
+        return {"name": self.name, "reduction": self.reduction}
+
+    @classmethod
+    def from_config(cls, config):
+        config = {k: v for k, v in config.items() if k not in ("dtype", "fn")}
+        if config.pop("ignore_class", None) is not None or config.pop("label_smoothing", 0.0) or \
+                config.pop("axis", -1) != -1:
+            raise NotImplementedError(f"{cls.__name__}: ignore_class, label_smoothing and axis are not supported yet")
+        return cls(**config)
 
     def __call__(self, y_true, y_pred, sample_weight=None):
         y_pred = convert_to_tensor(y_pred)
@@ -32,6 +48,9 @@ class SparseCategoricalCrossentropy(Loss):
         super().__init__(**kwargs)
         self.from_logits = from_logits
 
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
     def call(self, y_true, y_pred):
         labels = ops.cast(convert_to_tensor(y_true), "int32")
         if labels.ndim == y_pred.ndim:                      # labels of shape (batch, 1)
@@ -47,6 +66,9 @@ class CategoricalCrossentropy(Loss):
         super().__init__(**kwargs)
         self.from_logits = from_logits
 
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
+
     def call(self, y_true, y_pred):
         labels = convert_to_tensor(y_true, dtype_hint=y_pred.dtype)
         labels = ops.cast(labels, y_pred.dtype)
@@ -60,6 +82,9 @@ class BinaryCrossentropy(Loss):
     def __init__(self, from_logits=False, **kwargs):
         super().__init__(**kwargs)
         self.from_logits = from_logits
+
+    def get_config(self):
+        return {**super().get_config(), "from_logits": self.from_logits}
 
     def call(self, y_true, y_pred):
         labels = ops.cast(convert_to_tensor(y_true, dtype_hint=y_pred.dtype), y_pred.dtype)
@@ -90,8 +115,13 @@ _BY_NAME = {"sparse_categorical_crossentropy": SparseCategoricalCrossentropy,
 
 
 def get(identifier):
+    if isinstance(identifier, dict):
+        return deserialize_keras_object(identifier)
     if isinstance(identifier, Loss) or (callable(identifier) and not isinstance(identifier, str)):
         return identifier
     if identifier in _BY_NAME:
         return _BY_NAME[identifier](name=identifier)
     raise ValueError(f"Unknown loss {identifier!r}; known: {sorted(_BY_NAME)}")
+
+
+register_builtins(globals())

@@ -6,12 +6,17 @@ import threading
 from .. import ops
 from ..context import init_scope
 from ..ops.core import convert_to_tensor
+from .serialization import deserialize_keras_object, register_builtins
 from ..variables import Variable
 
 
 class Metric:
+    _keras_module = "keras.metrics"
+
     def __init__(self, name=None, dtype="float32"):
-        self.name = name or type(self).__name__.lower()
+        from .naming import snake_case
+        self.name = name or snake_case(type(self).__name__)
+        self._dtype = dtype or "float32"
         self._lock = threading.RLock()
         with init_scope():
             self.total = Variable(0.0, name=f"{self.name}/total", trainable=False, dtype=dtype)
@@ -47,10 +52,40 @@ class Metric:
     def variables(self):
         return [self.total, self.count]
 
+    def get_config(self):
+        return {"name": self.name, "dtype": self._dtype}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
 
 class Mean(Metric):
     def update_state(self, values, sample_weight=None):
         self._accumulate(values, sample_weight)
+
+
+class MeanMetricWrapper(Metric):
+    """The mean of fn(y_true, y_pred) over the examples seen (Keras: metrics=["mae"])."""
+
+    def __init__(self, fn, name=None, dtype=None):
+        super().__init__(name, dtype)
+        self._fn = fn
+
+    def update_state(self, y_true, y_pred, sample_weight=None):
+        y_pred = convert_to_tensor(y_pred)
+        y_true = ops.cast(convert_to_tensor(y_true), y_pred.dtype)
+        self._accumulate(self._fn(y_true, y_pred), sample_weight)
+
+
+class MeanAbsoluteError(MeanMetricWrapper):
+    def __init__(self, name="mean_absolute_error", dtype=None):
+        super().__init__(lambda t, p: ops.reduce_mean(ops.abs(p - t), axis=-1), name, dtype)
+
+
+class MeanSquaredError(MeanMetricWrapper):
+    def __init__(self, name="mean_squared_error", dtype=None):
+        super().__init__(lambda t, p: ops.reduce_mean(ops.square(p - t), axis=-1), name, dtype)
 
 
 class Accuracy(Metric):
@@ -74,9 +109,12 @@ class CategoricalAccuracy(Metric):
 
 
 class BinaryAccuracy(Metric):
-    def __init__(self, name=None, threshold=0.5):
-        super().__init__(name)
+    def __init__(self, name=None, dtype=None, threshold=0.5):
+        super().__init__(name, dtype)
         self.threshold = threshold
+
+    def get_config(self):
+        return {**super().get_config(), "threshold": self.threshold}
 
     def update_state(self, y_true, y_pred, sample_weight=None):
         y_pred = convert_to_tensor(y_pred)
@@ -86,6 +124,8 @@ class BinaryAccuracy(Metric):
 
 def get(identifier, loss=None):
     """'accuracy' picks the accuracy that matches the loss, like Keras."""
+    if isinstance(identifier, dict):
+        return deserialize_keras_object(identifier)
     if isinstance(identifier, Metric):
         return identifier
     if identifier in ("accuracy", "acc"):
@@ -99,7 +139,11 @@ def get(identifier, loss=None):
             return BinaryAccuracy(name="accuracy")
         return Accuracy(name="accuracy")
     table = {"sparse_categorical_accuracy": SparseCategoricalAccuracy, "categorical_accuracy": CategoricalAccuracy,
-             "binary_accuracy": BinaryAccuracy, "mean": Mean}
+             "binary_accuracy": BinaryAccuracy, "mean": Mean, "mae": MeanAbsoluteError,
+             "mean_absolute_error": MeanAbsoluteError, "mse": MeanSquaredError, "mean_squared_error": MeanSquaredError}
     if identifier in table:
         return table[identifier](name=identifier)
     raise ValueError(f"Unknown metric {identifier!r}")
+
+
+register_builtins(globals())

@@ -11,7 +11,7 @@ from .elementwise import make_complex as complex  # noqa: F401
 from .conv import avg_pool2d, conv2d, max_pool2d  # noqa: F401
 from .linalg import einsum, matmul, norm  # noqa: F401
 from .nn import (  # noqa: F401
-    bias_add, clip_by_value, dropout, gelu, l2_loss, log_softmax, moments, relu6, sigmoid_cross_entropy_with_logits,
+    batch_normalization, bias_add, clip_by_value, dropout, gelu, l2_loss, log_softmax, moments, relu6, sigmoid_cross_entropy_with_logits,
     silu, softmax, softmax_cross_entropy_with_logits, sparse_softmax_cross_entropy_with_logits)
 from .reduction import (  # noqa: F401
     argmax, argmin, cumsum, reduce_all, reduce_any, reduce_logsumexp, reduce_max, reduce_mean, reduce_min, reduce_prod,

@@ -91,3 +91,12 @@ def gelu(features, approximate=False, name=None):
         return 0.5 * x * (1 + E.tanh(0.7978845608028654 * (x + 0.044715 * x * x * x)))
     return 0.5 * x * (1 + E.erf(x * 0.7071067811865476))
 
+
+
+def batch_normalization(x, mean, variance, offset, scale, variance_epsilon, name=None):
+    """(x - mean) * scale / sqrt(variance + epsilon) + offset, computed as TF does: x * inv + (offset - mean * inv)."""
+    x = convert_to_tensor(x)
+    inv = E.rsqrt(variance + variance_epsilon)
+    if scale is not None:
+        inv = inv * scale
+    return x * inv + (offset - mean * inv if offset is not None else -mean * inv)

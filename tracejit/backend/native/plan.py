@@ -319,12 +319,14 @@ class Plan:
 
     @property
     def driver_copies(self):
-        """Copies of values host steps produce after the native code: the driver does them."""
+        """Copies the driver does in Python: of values host steps produce after the native code, and
+        of values native code cannot hold."""
         return [(b, v) for b, v in self.copies if self._after_native(v)]
 
     def _after_native(self, value):
+        """Values host steps produce, and values native code cannot hold (strings, complex numbers)."""
         base = self.storage[id(value)].base
-        return base is not None and base.kind == HOST
+        return (base is not None and base.kind == HOST) or value.dtype.kind not in "fiub"
 
     def describe(self):
         return {"workspace_bytes": self.workspace_bytes, "intermediate_bytes": self.intermediate_bytes,
