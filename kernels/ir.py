@@ -233,8 +233,8 @@ class Function:
         b.position_at_end(done)
 
     @contextlib.contextmanager
-    def when(self, condition):
-        with self.b.if_then(condition.value):
+    def when(self, condition, likely=None):
+        with self.b.if_then(condition.value, likely=likely):
             yield
 
     def call_address(self, address, return_type, argument_types, arguments):

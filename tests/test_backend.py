@@ -362,3 +362,54 @@ def test_steady_state_calls_allocate_nothing_large():
     assert grown < 64 * 1024, grown          # the 256 KiB matmul result lives in the workspace, reused
     memory = native(f, x).memory
     assert memory["workspace_bytes"] >= 256 * 256 * 4 and memory["intermediate_bytes"] >= memory["workspace_bytes"] // 2
+
+
+MIXED_STEPS = ["unary", "binary", "reduce", "matmul", "slice", "gather", "transpose", "broadcast"]
+
+
+@st.composite
+def mixed_programs(draw):
+    """Random graphs over a [4, 6] input mixing elementwise ops, reductions (keepdims, so shapes stay
+    broadcastable), matmul, slicing, gather and transposes: each step appends one value."""
+    steps = []
+    for _ in range(draw(st.integers(2, 7))):
+        kind = draw(st.sampled_from(MIXED_STEPS))
+        steps.append((kind, draw(st.integers(0, 9)), draw(st.integers(0, 9)), draw(st.integers(0, 3))))
+    return steps
+
+
+def run_mixed(steps, x):
+    values = [x]
+    for kind, a, b, c in steps:
+        u, v = values[a % len(values)], values[b % len(values)]
+        if kind == "unary":
+            values.append(UNARY[c % len(UNARY)](u))
+        elif kind == "binary" and u.shape == v.shape:
+            values.append(BINARY[c % len(BINARY)](u, v))
+        elif kind == "reduce":
+            values.append([tf.reduce_sum, tf.reduce_max, tf.reduce_mean, tf.reduce_min][c](u, axis=-1, keepdims=True)
+                          * tf.ones_like(u))
+        elif kind == "matmul" and u.ndim == 2:
+            values.append(tf.matmul(tf.matmul(u, u, transpose_b=True), u) * 0.05)     # [4,4] @ [4,6]
+        elif kind == "slice" and u.ndim == 2:
+            values.append(tf.concat([u[:, 1:], u[:, :1]], axis=1))
+        elif kind == "gather" and u.ndim == 2:
+            values.append(tf.gather(u, [c % u.shape[0], 0, 1, u.shape[0] - 1][: u.shape[0]], axis=0))
+        elif kind == "transpose" and u.ndim == 2 and u.shape[0] == u.shape[1]:
+            values.append(tf.transpose(u) + u)
+        else:
+            values.append(u * 0.5 + 1.0)
+    return values[-1], tf.reduce_sum(values[-1] * values[len(values) // 2])
+
+
+@settings(max_examples=25, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow])
+@given(mixed_programs(), st.sampled_from([np.float32, np.float64]))
+def test_random_mixed_graphs_run_natively_and_match_eager(steps, dtype):
+    x = tf.constant(np.random.default_rng(1).uniform(-1.5, 1.5, (4, 6)).astype(dtype))
+    eager = run_mixed(steps, x)
+    f = tf.function(lambda x: run_mixed(steps, x))
+    compiled = f(x)
+    for c, e in zip(compiled, eager):
+        np.testing.assert_allclose(c.numpy(), e.numpy(), rtol=2e-4 if dtype == np.float32 else 1e-10, atol=1e-5)
+    executable = f.get_concrete_function(x)._executable
+    assert executable.tier == "native" and executable.lowered.plan.host_steps == []

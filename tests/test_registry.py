@@ -146,3 +146,31 @@ def test_fused_kernel_matches_eager(prim, dtype, sample):
         assert [k.members for k in concrete.kernels] == [[prim.name, concrete.kernels[0].members[1]]], \
             "the pair must run as one generated kernel"
     assert_close(compiled.numpy(), eager.numpy(), dtype)
+
+
+# Ops that run on NumPy even in compiled graphs, and why: strings and complex numbers have no
+# native representation, LAPACK-based linear algebra and einsum call NumPy, ragged and dynamic
+# shapes are not static, random draws must follow eager's generators (they run before the native code).
+HOST_OPS = {"as_string", "complex", "conj", "decode_raw", "einsum", "imag", "matrix_determinant", "matrix_inverse",
+            "matrix_solve", "ragged_from_dense", "ragged_to_dense", "real", "regex_replace", "string_format",
+            "string_join", "string_length", "string_lower", "string_split_lengths", "string_split_values",
+            "string_upper", "substr", "to_number", "where_indices"}
+NATIVE_CASES = [(p, d, s, i) for (p, d, s), i in zip(CASES, IDS)
+                if p.name not in HOST_OPS and d.kind not in "cs"
+                and all(np.asarray(a).dtype.kind in "fiub" for a in s.args)]
+
+
+@pytest.mark.skipif(tf.config.backend() != "native", reason="the native backend's whole-graph path")
+@pytest.mark.parametrize("prim,dtype,sample", [c[:3] for c in NATIVE_CASES], ids=[c[3] for c in NATIVE_CASES])
+def test_every_numeric_op_runs_as_native_code(prim, dtype, sample):
+    """Each op, traced alone, runs inside the native function (no host step), and matches eager."""
+    tensors = _tensors(sample)
+    f = tf.function(lambda *xs: prim(*xs, **sample.params))
+    assert_close(f(*tensors).numpy(), prim(*tensors, **sample.params).numpy(), dtype)
+    concrete = f.get_concrete_function(*tensors)
+    integer_host = prim.name in ("floordiv", "floormod", "pow") and dtype.is_integer   # they raise; loops cannot
+    if concrete._executable.lowered is None:   # nothing native to run: passes removed every node, or only host ops
+        computing = [n.op for n in concrete.optimized_graph.nodes if n.prim.kind != "structure"]
+        assert computing == ([prim.name] if integer_host else []), concrete._executable.reason
+        return
+    assert [n.op for n in concrete._executable.lowered.plan.host_steps] == ([prim.name] if integer_host else [])

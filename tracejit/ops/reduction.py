@@ -97,8 +97,10 @@ _max = _reduction("reduce_max", _extreme_impl(np.maximum), _extreme_vjp, dt.NUME
 _min = _reduction("reduce_min", _extreme_impl(np.minimum), _extreme_vjp, dt.NUMERIC, Monoid(E.minimum, np.inf))
 _prod = _reduction("reduce_prod", lambda x, axis, keepdims: np.prod(x, axis=axis, keepdims=keepdims, dtype=x.dtype),
                    _prod_vjp, dt.NUMERIC, Monoid(E.multiply, 1.0))
-_any = _reduction("reduce_any", lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
-_all = _reduction("reduce_all", lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims), None, dt.BOOL)
+_any = _reduction("reduce_any", lambda x, axis, keepdims: np.any(x, axis=axis, keepdims=keepdims), None, dt.BOOL,
+                  Monoid(E.logical_or, 0))
+_all = _reduction("reduce_all", lambda x, axis, keepdims: np.all(x, axis=axis, keepdims=keepdims), None, dt.BOOL,
+                  Monoid(E.logical_and, 1))
 
 
 def _static_axis(axis):

@@ -11,7 +11,7 @@ from . import cache
 from .emit import PARALLEL_MIN_ELEMENTS, SegmentEmitter
 from .driver import NativeExecutable
 from .lowering import LOWERINGS, Elementwise
-from .plan import Plan
+from .plan import RESERVED_SLOTS, Plan
 from . import rules  # noqa: F401  (registers the non-elementwise lowerings)
 
 _MATMUL = REGISTRY["matmul"]
@@ -69,23 +69,16 @@ class Lowered:
         self.graph = graph
         native = (lambda n: id(n) not in on_host and is_native(n)) if on_host else is_native
         self.plan = Plan(graph, native, is_loop, _parallel_predicate(graph))
-        self.extra_slots = [("workspace", None)]
-        slots = {"workspace": len(self.plan.slots)}
-        from kernels.blas import gemm_address
-        for dtype in ("float32", "float64"):
-            address = gemm_address(dtype)
-            if address is not None:
-                slots[f"gemm_{dtype}"] = len(self.plan.slots) + len(self.extra_slots)
-                self.extra_slots.append(("raw", address))
+        slots = {name: index for index, name in enumerate(RESERVED_SLOTS)}
         native_segments = [i for i, s in enumerate(self.plan.segments) if isinstance(s, list)]
         if not native_segments:
             raise NotLowerable("no node of the graph runs natively")
         module = ir.Module(name=graph.name)
-        self.names, self.kernels, scratch = {}, [], 0
+        self.names, self.kernels, self.errors, scratch = {}, [], [], 0
         for index in native_segments:
             name = f"segment_{index}"
             emitter = SegmentEmitter(module, self.plan, self.plan.segments[index], name, slots,
-                                     self.plan.workspace_bytes, parallel=index in self.plan.parallel)
+                                     self.plan.workspace_bytes, self.errors, parallel=index in self.plan.parallel)
             emitter.build(final_copies=self.plan.native_copies if index == native_segments[-1] else ())
             scratch = max(scratch, emitter.scratch_needed)
             self.kernels += emitter.kernels
@@ -115,7 +108,7 @@ class Lowered:
         return {index: functions[name] for index, name in self.names.items()}
 
     def executable(self, functions, lock):
-        return NativeExecutable(self.plan, functions, self.extra_slots, self.workspace_bytes, lock, self.kernels)
+        return NativeExecutable(self.plan, functions, self.workspace_bytes, lock, self.kernels, self.errors)
 
 
 def _values(graph):

@@ -17,7 +17,7 @@ import sys
 import numpy as np
 
 from ...errors import InvalidArgumentError
-from .plan import CARRY, CONSTANT, HOST, INPUT, OUTPUT, VARIABLE, WORKSPACE
+from .plan import CARRY, CONSTANT, HOST, INPUT, OUTPUT, RESERVED_SLOTS, VARIABLE, WORKSPACE
 
 # A pooled array is free when only its pool, the driver's local name and getrefcount's argument hold it.
 _FREE = 3
@@ -63,24 +63,25 @@ def _parallel(function, address):
 
 
 class NativeExecutable:
-    def __init__(self, plan, functions, extra_slots, workspace_bytes, lock, kernels):
+    def __init__(self, plan, functions, workspace_bytes, lock, kernels, errors):
+        """errors: message templates of the native code's checks; status k means errors[k - 1]."""
+        from kernels.blas import gemm_address
         self.plan, self.functions, self.kernels = plan, functions, kernels
         self.memory = dict(plan.describe(), workspace_bytes=workspace_bytes)
         self._lock = lock
-        n_slots = len(plan.slots) + len(extra_slots)
-        self._slots = (ctypes.c_int64 * max(n_slots, 1))()
+        self._errors = errors
+        self._error_cell = np.zeros(1, np.int64)          # the offending value of a failed check
+        self._slots = (ctypes.c_int64 * (len(RESERVED_SLOTS) + len(plan.slots)))()
         self._address = ctypes.addressof(self._slots)
         self._workspace = np.zeros(max(workspace_bytes, 8), np.uint8)
         self._keep = []
         namespace = {"np": np, "P": self._slots, "_rc": sys.getrefcount, "_empty": np.empty,
                      "_contiguous": _contiguous, "_private": _private_buffer, "_host": _host, "_view": _view,
                      "_fail": self._fail, "_parallel": _parallel, "LOCK": lock}
-        for index, (kind, value) in enumerate(extra_slots):
-            slot = len(plan.slots) + index
-            if kind == "workspace":
-                self._slots[slot] = id(self._workspace)
-            else:                                   # a raw address (BLAS entry point)
-                self._slots[slot] = value
+        reserved = {"workspace": id(self._workspace), "errors": id(self._error_cell),
+                    "gemm_float32": gemm_address("float32") or 0, "gemm_float64": gemm_address("float64") or 0}
+        for index, name in enumerate(RESERVED_SLOTS):
+            self._slots[index] = reserved[name]
         self.driver_source = self._driver(namespace)
         exec(compile(self.driver_source, f"<tracejit driver {plan.graph.name}>", "exec"), namespace)
         self._run = namespace["run"]
@@ -89,6 +90,9 @@ class NativeExecutable:
         return self._run(*arrays)
 
     def _fail(self, index, status):
+        """A check in native code failed (e.g. an index out of range): the same error eager execution raises."""
+        if 0 < status <= len(self._errors):
+            raise InvalidArgumentError(self._errors[status - 1].format(value=int(self._error_cell[0])))
         raise InvalidArgumentError(f"native code of {self.plan.graph.name} (segment {index}) failed with status {status}")
 
     # ---- the driver ----

@@ -42,13 +42,14 @@ class KernelInfo:
 class SegmentEmitter:
     """Builds one segment's function into `module`. `slots`: P indices of the workspace and BLAS entries."""
 
-    def __init__(self, module, plan, nodes, name, slots, scratch_offset, parallel=False):
+    def __init__(self, module, plan, nodes, name, slots, scratch_offset, errors, parallel=False):
         self.plan, self.nodes, self.name, self.slots = plan, nodes, name, slots
         self.fn = Function(module, name)
         self.ops = IROps(self.fn)
         self.parallel = parallel
         self.scratch_offset, self.scratch_needed, self._scratch_top = scratch_offset, 0, 0
         self.kernels = []
+        self.errors = errors            # message templates of checks, shared by the module's segments
         self._addresses = {}
         self._workspace = None
 
@@ -71,6 +72,23 @@ class SegmentEmitter:
         if self._workspace is None:
             self._workspace = self.fn.load_address(self.fn.add_bytes(self.fn.slot(self.slots["workspace"]), 16))
         return self._workspace
+
+    def fail_if(self, bad, message, value):
+        """Return from the function with an error status when `bad` (a bool Scalar) holds: the driver
+        raises InvalidArgumentError(message.format(value=value)), as eager execution would."""
+        self.errors.append(message)
+        code = len(self.errors)
+        with self.fn.when(bad, likely=False):
+            cell = self.fn.pointer(self.fn.add_bytes(self.fn.load_address(self.fn.add_bytes(
+                self.fn.slot(self.slots["errors"]), 16)), 0), "i64")
+            self.fn.store(cell, 0, self.fn.cast(value, "i64"))
+            self.fn.b.ret(self.fn.const(code, "i32").value)
+
+    def constant(self, array, dtype):
+        """Storage of a constant array a rule computed (declared now: it becomes a new slot)."""
+        base = self.plan.add_constant(array, dtype)
+        self._addresses[id(base)] = self.fn.load_address(self.fn.add_bytes(self.fn.slot(base.slot), 16))
+        return Storage(base, array.shape)
 
     def scratch(self, nbytes):
         """The address of workspace memory only the current node uses (after the plan's regions)."""

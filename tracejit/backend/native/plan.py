@@ -16,6 +16,8 @@ from ...ir.analysis import shape_size
 from ...ir.primitives import ASSIGN, CONST, FUSED
 
 ALIGNMENT = 64
+# P's first slots, before the bases': the workspace array, the error cell, BLAS entry points (0: none)
+RESERVED_SLOTS = ("workspace", "errors", "gemm_float32", "gemm_float64")
 # Constants with all elements equal become literals in the loops that read them; a non-loop
 # reader (e.g. GEMM) gets the array itself.
 INPUT, VARIABLE, CONSTANT, OUTPUT, CARRY, HOST, WORKSPACE = (
@@ -125,8 +127,14 @@ class Plan:
         base = Base(kind, dtype, shape, len(self.bases))
         self.bases.append(base)
         if kind != WORKSPACE:
-            base.slot = len(self.slots)
+            base.slot = len(RESERVED_SLOTS) + len(self.slots)
             self.slots.append(base)
+        return base
+
+    def add_constant(self, array, dtype):
+        """A constant array native code reads (e.g. an index map a lowering rule computed)."""
+        base = self._base(CONSTANT, dtype, array.shape)
+        base.array = np.asarray(array, order="C")
         return base
 
     def _plan(self):
