@@ -2,6 +2,7 @@
 uses (NumPy's wheels bundle scipy-openblas with 64-bit integer symbols), found with ctypes only
 (no SciPy import, no Numba import). Also checks the NumPy object layout native code relies on."""
 import ctypes
+import functools
 import glob
 import os
 
@@ -38,7 +39,17 @@ def gemm_address(dtype_name):
     return _found[dtype_name]
 
 
-def array_data_offset_ok(offset):
-    """Does the PyArrayObject of this NumPy keep its data pointer at `offset` bytes?"""
-    probe = np.arange(3, dtype=np.float64)
-    return ctypes.c_int64.from_address(id(probe) + offset).value == probe.ctypes.data
+# Where native code reads an ndarray object's fields (PyArrayObject_fields, NumPy 1.x and 2.x)
+ARRAY_DATA_OFFSET, ARRAY_FLAGS_OFFSET, C_CONTIGUOUS_FLAG = 16, 64, 0x1
+
+
+@functools.lru_cache(maxsize=None)
+def array_layout_ok():
+    """Does this NumPy's array object keep its data pointer and flags where native code reads them?"""
+    base = np.arange(12, dtype=np.float64).reshape(3, 4)
+    for probe in (base, base.T, base[:, 1:], base[1:]):
+        data = ctypes.c_int64.from_address(id(probe) + ARRAY_DATA_OFFSET).value
+        flags = ctypes.c_int32.from_address(id(probe) + ARRAY_FLAGS_OFFSET).value
+        if data != probe.ctypes.data or bool(flags & C_CONTIGUOUS_FLAG) != probe.flags.c_contiguous:
+            return False
+    return True

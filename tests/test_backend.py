@@ -134,6 +134,47 @@ def test_graphs_with_matmul_keep_loops_serial():
     assert not any(k.parallel for k in native(f, x).kernels)
 
 
+def test_short_segments_are_builtins_and_long_ones_release_the_gil():
+    small = tf.function(lambda x: x * 2.0 + 1.0)
+    x = tf.constant(np.arange(6, dtype=np.float32).reshape(2, 3))
+    executable = native(small, x)
+    assert executable.lowered.entries == {0} and type(executable._native.functions[0]).__name__ == \
+        "builtin_function_or_method"
+    assert ".flags" not in executable._native.driver_source      # the entry checks contiguity natively
+    np.testing.assert_array_equal(small(x).numpy(), x.numpy() * 2 + 1)
+    big = tf.constant(np.ones((256, 256), np.float32))
+    large = tf.function(lambda x: tf.matmul(x, x) + 1.0)
+    executable = native(large, big)
+    assert executable.lowered.entries == set() and "0, 1)" in executable._native.driver_source
+    np.testing.assert_array_equal(large(big).numpy(), np.full((256, 256), 257, np.float32))
+
+
+@pytest.mark.parametrize("layout", ["transposed", "strided", "negative"])
+def test_inputs_that_are_not_contiguous_are_copied_before_native_code(layout):
+    base = np.arange(96, dtype=np.float32).reshape(8, 12)
+    array = {"transposed": base[:4, :3].T, "strided": base[::2, ::3][:3, :4], "negative": base[::-1, ::-2][:3, :4]}[layout]
+    assert not array.flags.c_contiguous and array.shape == (3, 4)
+    f = tf.function(lambda x, y: x * 2.0 - y)
+    y = np.ones((3, 4), np.float32)
+    native(f, np.ascontiguousarray(array), y)
+    np.testing.assert_array_equal(f(array, y).numpy(), array * 2 - 1)
+    np.testing.assert_array_equal(f(tf.constant(array), y[:, ::1]).numpy(), array * 2 - 1)
+
+
+def test_native_code_is_freed_with_its_function():
+    import gc
+    import weakref
+    f = tf.function(lambda x: tf.exp(x) * 3.0)
+    x = tf.constant(np.ones(5, np.float32))
+    code = weakref.ref(native(f, x)._native.code)
+    np.testing.assert_allclose(f(x).numpy(), np.exp(1.0) * 3, rtol=1e-6)
+    del f
+    gc.collect()
+    assert code() is None
+    g = tf.function(lambda x: tf.exp(x) * 3.0)          # the same code again, loaded anew: LLVM still works
+    np.testing.assert_allclose(g(x).numpy(), np.exp(1.0) * 3, rtol=1e-6)
+
+
 def test_backend_switch_gives_the_same_results():
     def model(x):
         return tf.reduce_sum(tf.nn.softmax(tf.matmul(x, x, transpose_b=True)) * 2.0 + 1.0, axis=1)

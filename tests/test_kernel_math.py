@@ -10,7 +10,7 @@ from llvmlite import ir
 
 from kernels import mathfuncs as M
 from kernels.ir import Function, IROps
-from tracejit.backend.native.compile import compile_ir, load
+from tracejit.backend.native.compile import LoadedCode, compile_ir
 
 FUNCS = {"exp": (np.exp, (-745, 709)), "expm1": (np.expm1, (-40, 709)), "log": (np.log, (1e-300, 1e300)),
          "log1p": (np.log1p, (-0.999, 1e10)), "tanh": (np.tanh, (-25, 25)),
@@ -34,8 +34,9 @@ def native(name, dtype, arity=1):
             args = [fn.load(p, i, kind) for p in pointers[:arity]]
             fn.store(pointers[arity], i, getattr(M, name)(IROps(fn), *args))
         fn.finish()
-        _compiled[key] = load(compile_ir(str(module)), ["apply"])["apply"]
-    function = _compiled[key]
+        code = LoadedCode(compile_ir(str(module)))
+        _compiled[key] = code, code.function("apply")       # the code lives as long as its function is used
+    function = _compiled[key][1]
 
     def apply(*arrays):
         out = np.empty_like(arrays[0])
@@ -107,7 +108,8 @@ def test_every_half_converts_like_numpy():
     with fn.loop(0, fn.wrap(fn.chunks, "i64")) as i:
         fn.store(bits_out, i, fn.float_to_half(fn.load(floats_in, i, "f32")))
     fn.finish()
-    function = load(compile_ir(str(module)), ["widen_narrow"])["widen_narrow"]
+    code = LoadedCode(compile_ir(str(module)))
+    function = code.function("widen_narrow")
     bits = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16)
     halves = bits.view(np.float16).astype(np.float32)
     rng = np.random.default_rng(0)

@@ -24,6 +24,7 @@ from .trace_report import TraceMonitor, TraceReport, mark_changed_values, merge_
 from .tracer import NONE_OUTPUT, trace
 
 _RETRACE_WINDOW, _RETRACE_LIMIT = 10, 5
+_new_object = object.__new__
 ON_EXCESS = ("raise", "warn", "relax", "eager")
 
 
@@ -42,6 +43,9 @@ class ConcreteFunction:
         self._specs = [leaf.spec for leaf in leaves if leaf.kind == sig.TENSOR]
         self.structured_input_signature = _input_signature(bound, leaves)
         self.outputs = [Tensor(symbol=v) for v in graph.outputs]
+        index = structured_outputs
+        self._single_output = (index, TensorShape(graph.outputs[index].shape), graph.outputs[index].dtype) \
+            if type(index) is int and None not in graph.outputs[index].shape else None
         self.variables = tuple(var for _, var in graph.variables)
         self.trainable_variables = tuple(v for v in self.variables if v.trainable)
         # large captured arrays: graph inputs after the arguments, fed the same arrays on every call
@@ -66,9 +70,13 @@ class ConcreteFunction:
     def _call_flat(self, arrays):
         if self.captured_inputs:
             arrays = arrays + self.captured_inputs
-        results = self._executable(arrays)
-        if type(self.structured_outputs) is int:         # the common case: one tensor
-            return Tensor._wrap(results[self.structured_outputs])
+        results = self._executable.run(arrays)
+        single = self._single_output
+        if single is not None:                          # the common case, inline: one tensor of known shape
+            index, shape, dtype = single
+            tensor = _new_object(Tensor)
+            tensor._value, tensor._symbol, tensor._shape, tensor._dtype = results[index], None, shape, dtype
+            return tensor
         return nest.map_structure(lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]),
                                   self.structured_outputs)
 
@@ -117,7 +125,9 @@ class Function:
         self._hits = self._misses = 0
         self._compile_seconds = 0.0
         self._eager_fallback = False            # on_excess="eager" fired: every call runs the Python
-        self._recent_calls = collections.deque(maxlen=_RETRACE_WINDOW)
+        # the call number (hits + misses) of the latest traces: a cache hit only counts itself
+        self._trace_calls = collections.deque(maxlen=_RETRACE_WINDOW)
+        self._lru = cache_size is not None
         self._warned = False
         self._bound_instances = weakref.WeakKeyDictionary()
         self._fast_cache = {}               # (dtype, shape) per positional tensor argument -> ConcreteFunction
@@ -140,15 +150,14 @@ class Function:
             # nested @function: inline into the outer trace; under an eager GradientTape: run the Python
             # eagerly so the tape records every op (a compiled call would be invisible to it)
             return self._python_function(*args, **kwargs)
-        fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
+        fast_key, arrays = (None, None) if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:
             concrete = self._fast_cache.get(fast_key)
             if concrete is not None:
-                self._recent_calls.append(False)
                 self._hits += 1
-                if self._cache.max_size is not None:
+                if self._lru:
                     self._cache.touch(concrete)
-                return concrete._call_flat([a._value if type(a) is Tensor else a for a in args])
+                return concrete._call_flat(arrays)
         concrete, arrays, traced = self._lookup(args, kwargs, record_call=True)
         if concrete is None:                     # on_excess="eager" fired on this call
             return self._python_function(*args, **kwargs)
@@ -307,19 +316,22 @@ class Function:
         return leaves
 
     def _note_call(self, traced):
-        if traced:
-            self._misses += 1
-        else:
+        if not traced:
             self._hits += 1
-        self._recent_calls.append(traced)
-        if self._warned or sum(self._recent_calls) <= _RETRACE_LIMIT:
+            return
+        self._misses += 1
+        calls = self._hits + self._misses
+        self._trace_calls.append(calls)
+        window = min(calls, _RETRACE_WINDOW)
+        recent_traces = sum(1 for n in self._trace_calls if n > calls - window)
+        if self._warned or recent_traces <= _RETRACE_LIMIT:
             return
         self._warned = True
         recent = self.retraces[-_RETRACE_LIMIT:]
         changing = sorted({p for r in recent for p in r.arguments})
         _warn_at_user_code(
-            f"@function '{self._name}' was traced {sum(self._recent_calls)} times in its last "
-            f"{len(self._recent_calls)} calls; arguments that keep changing: {', '.join(changing)}. "
+            f"@function '{self._name}' was traced {recent_traces} times in its last "
+            f"{window} calls; arguments that keep changing: {', '.join(changing)}. "
             f"Tracing is expensive. Fix: {recent[-1].fix if recent else 'pass tensors rather than Python numbers'}")
 
     def __repr__(self):
@@ -345,18 +357,23 @@ def _warn_at_user_code(message):
 
 
 def _fast_key(args):
-    """The cache key of a call whose arguments are all eager tensors or ndarrays, else None.
-    Such calls have no Python values in their key except defaults, which never change."""
-    key = []
+    """(cache key, arrays) of a call whose arguments are all eager tensors or ndarrays, else
+    (None, None). Such calls have no Python values in their key except defaults, which never
+    change. Shapes enter the key as plain tuples: cheaper to compare than TensorShapes."""
+    key, arrays = [], []
     for a in args:
         kind = type(a)
         if kind is Tensor and a._symbol is None:
-            key.append((a._dtype, a._shape))
+            array = a._value
+            key.append(a._dtype)
         elif kind is np.ndarray and a.dtype.isnative:        # other byte orders are converted by the slow path
-            key.append((a.dtype, a.shape))
+            array = a
+            key.append(a.dtype)
         else:
-            return None
-    return tuple(key)
+            return None, None
+        key.append(array.shape)
+        arrays.append(array)
+    return tuple(key), arrays
 
 
 def function(func=None, input_signature=None, autograph=True, jit_compile=None, reduce_retracing=False,

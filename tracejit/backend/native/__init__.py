@@ -32,13 +32,15 @@ class TieredExecutable:
         self.reason = None              # why native code is not (yet) running
         self.compile_seconds = 0.0
         self._compiled = threading.Event()
+        # run(list of arrays) -> list of arrays: the interpreter until native code is installed
+        self.run = self._interpreter.run if self._interpreter.run == self._interpreter._copies else self._interpreted
         self._prepare()
 
     # ---- calling ----
     def __call__(self, arrays):
-        native = self._native
-        if native is not None:
-            return native(arrays)
+        return self.run(arrays)
+
+    def _interpreted(self, arrays):
         with self._lock:
             return self._interpreter(arrays)
 
@@ -83,7 +85,7 @@ class TieredExecutable:
 
     def _compile(self):
         try:
-            functions = self.lowered.compile()
+            code = self.lowered.compile()
         except KeyboardInterrupt:          # interrupted: stay on the interpreter, try again on a later trace
             self.reason = "native compilation was interrupted"
             raise
@@ -91,16 +93,17 @@ class TieredExecutable:
             self._give_up(f"native compilation failed: {type(error).__name__}: {str(error).splitlines()[0][:300]}")
             return
         self.compile_seconds = self.lowered.compile_seconds
-        self._install(functions, cached=False)
+        self._install(code, cached=False)
 
-    def _install(self, functions, cached):
-        native = self.lowered.executable(functions, self._lock)
+    def _install(self, code, cached):
+        native = self.lowered.executable(code, self._lock)
         with self._lock:
             self._native = native
+            self.run = native.run
             self.reason = None
         self._compiled.set()
         if config.debug_level(self._debug) >= 1:
-            config.debug_print(f"{self.graph.name}: native code ready ({len(functions)} segment(s), "
+            config.debug_print(f"{self.graph.name}: native code ready ({len(self.lowered.names)} segment(s), "
                                f"{'from the cache' if cached else f'compiled in {self.compile_seconds:.2f} s'})")
         if config.debug_level(self._debug) >= 3:
             config.debug_print(f"LLVM IR:\n{self.lowered.ir}")

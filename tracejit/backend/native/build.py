@@ -9,9 +9,10 @@ from ...ops import REGISTRY
 from ...primitive import STRUCTURE
 from . import cache
 from .emit import PARALLEL_MIN_ELEMENTS, SegmentEmitter
-from .driver import NativeExecutable
+from .driver import NativeExecutable, slot_arguments
+from .entry import ENTRY_MAX_WORK, add_entry
 from .lowering import LOWERINGS, Elementwise
-from .plan import RESERVED_SLOTS, Plan
+from .plan import INPUT, RESERVED_SLOTS, Plan
 from . import rules  # noqa: F401  (registers the non-elementwise lowerings)
 
 _MATMUL = REGISTRY["matmul"]
@@ -66,6 +67,10 @@ class Lowered:
         if any(d is None for v in _values(graph) for d in v.shape):
             raise NotLowerable("the graph has dimensions of unknown size (native code needs static shapes)")
         from llvmlite import ir
+        from kernels.blas import array_layout_ok
+        if not array_layout_ok():
+            raise NotLowerable("this NumPy's array objects keep their data pointer or flags elsewhere than "
+                               "native code reads them")
         self.graph = graph
         native = (lambda n: id(n) not in on_host and is_native(n)) if on_host else is_native
         self.plan = Plan(graph, native, is_loop, _parallel_predicate(graph))
@@ -74,7 +79,7 @@ class Lowered:
         if not native_segments:
             raise NotLowerable("no node of the graph runs natively")
         module = ir.Module(name=graph.name)
-        self.names, self.kernels, self.errors, scratch = {}, [], [], 0
+        self.names, self.kernels, self.errors, scratch, functions = {}, [], [], 0, {}
         for index in native_segments:
             name = f"segment_{index}"
             emitter = SegmentEmitter(module, self.plan, self.plan.segments[index], name, slots,
@@ -82,33 +87,35 @@ class Lowered:
             emitter.build(final_copies=self.plan.native_copies if index == native_segments[-1] else ())
             scratch = max(scratch, emitter.scratch_needed)
             self.kernels += emitter.kernels
-            self.names[index] = name
+            self.names[index], functions[index] = name, emitter.fn.function
+        # short segments are called as Python builtins (see entry.py); long ones through ctypes
+        self.entries = {i for i in native_segments if i not in self.plan.parallel and sum(
+            k.flops + k.bytes for k in self.kernels if k.segment == self.names[i]) <= ENTRY_MAX_WORK}
+        for index, bases in slot_arguments(self.plan, self.entries).items():
+            add_entry(module, functions[index], [base.slot for base in bases], [base.kind == INPUT for base in bases])
         self.ir = str(module)
         self.key = cache.source_key(self.ir)
         self.workspace_bytes = self.plan.workspace_bytes + scratch
         self.compile_seconds = 0.0
 
     def load_cached(self):
-        """{segment index: function} from the cache, or None."""
-        from .compile import load
+        """The object code from the cache, loaded (compile.LoadedCode), or None."""
+        from .compile import LoadedCode
         entry = cache.lookup(self.key)
-        if entry is None:
-            return None
-        functions = load(entry[0], list(self.names.values()))
-        return {index: functions[name] for index, name in self.names.items()}
+        return None if entry is None else LoadedCode(entry[0])
 
     def compile(self):
-        from .compile import compile_ir, load
+        from .compile import LoadedCode, compile_ir
         start = time.perf_counter()
         data = compile_ir(self.ir)
         self.compile_seconds = time.perf_counter() - start
         cache.store(self.key, data, {"graph": self.graph.name, "functions": list(self.names.values()),
                                      "compile_seconds": self.compile_seconds})
-        functions = load(data, list(self.names.values()))
-        return {index: functions[name] for index, name in self.names.items()}
+        return LoadedCode(data)
 
-    def executable(self, functions, lock):
-        return NativeExecutable(self.plan, functions, self.workspace_bytes, lock, self.kernels, self.errors)
+    def executable(self, code, lock):
+        return NativeExecutable(self.plan, code, self.names, self.entries, self.workspace_bytes, lock,
+                                self.kernels, self.errors)
 
 
 def _values(graph):

@@ -8,8 +8,9 @@ import functools
 import threading
 
 SIGNATURE = ctypes.CFUNCTYPE(ctypes.c_int32, ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64)
-_engines = []               # loaded code stays alive as long as the process
-_lock = threading.Lock()    # LLVM's global state is not thread-safe
+# LLVM's global state is not thread-safe. Reentrant: freeing loaded code (LoadedCode.__del__) may
+# run from a garbage collection started inside a locked section.
+_lock = threading.RLock()
 _machine = []
 _closing = []               # set at exit: LLVM must not run while the interpreter tears down
 
@@ -35,15 +36,21 @@ def host_cpu():
         return llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
 
 
-def _target_machine():
+def _new_target_machine():
+    """A target machine for this CPU. An MCJIT engine takes ownership of (and frees) the one it is
+    created with, so each engine gets its own; compilation shares one."""
     import llvmlite.binding as llvm
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    target = llvm.Target.from_default_triple()
+    name, features = host_cpu()
+    return target.create_target_machine(cpu=name, features=features, opt=3, reloc="default",
+                                        codemodel="jitdefault")
+
+
+def _target_machine():
     if not _machine:
-        llvm.initialize_native_target()
-        llvm.initialize_native_asmprinter()
-        target = llvm.Target.from_default_triple()
-        name, features = llvm.get_host_cpu_name(), llvm.get_host_cpu_features().flatten()
-        _machine.append(target.create_target_machine(cpu=name, features=features, opt=3, reloc="default",
-                                                     codemodel="jitdefault"))
+        _machine.append(_new_target_machine())
     return _machine[0]
 
 
@@ -65,18 +72,35 @@ def compile_ir(text):
         return machine.emit_object(module)
 
 
-def load(data, names):
-    """{name: ctypes function} for the functions `names` of an object file."""
-    import llvmlite.binding as llvm
-    with _lock:
-        _check_open()
-        machine = _target_machine()
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), machine)
-        engine.add_object_file(llvm.ObjectFileRef.from_data(data))
-        engine.finalize_object()
-        addresses = {name: engine.get_function_address(name) for name in names}
-        _engines.append(engine)
-    missing = [name for name, address in addresses.items() if not address]
-    if missing:
-        raise RuntimeError(f"object code lacks the functions {missing}")
-    return {name: SIGNATURE(address) for name, address in addresses.items()}
+class LoadedCode:
+    """Object code loaded into its own MCJIT engine; the code is freed with this object, so
+    whatever calls into it (a driver, a builtin entry) holds a reference to it."""
+
+    def __init__(self, data):
+        import llvmlite.binding as llvm
+        with _lock:
+            _check_open()
+            self._engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), _new_target_machine())
+            self._engine.add_object_file(llvm.ObjectFileRef.from_data(data))
+            self._engine.finalize_object()
+
+    def address(self, name):
+        with _lock:
+            address = self._engine.get_function_address(name)
+        if not address:
+            raise RuntimeError(f"object code lacks the function {name}")
+        return address
+
+    def global_address(self, name):
+        with _lock:
+            return self._engine.get_global_value_address(name)
+
+    def function(self, name):
+        """The segment function `name` as a ctypes function (which releases the GIL while it runs)."""
+        return SIGNATURE(self.address(name))
+
+    def __del__(self):
+        engine = getattr(self, "_engine", None)
+        if engine is not None and not _closing:
+            with _lock:
+                engine.close()

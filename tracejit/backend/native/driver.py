@@ -17,6 +17,7 @@ import sys
 import numpy as np
 
 from ...errors import InvalidArgumentError
+from .entry import NOT_CONTIGUOUS, builtin, set_globals
 from .plan import CARRY, CONSTANT, HOST, INPUT, OUTPUT, RESERVED_SLOTS, VARIABLE, WORKSPACE
 
 # A pooled array is free when only its pool, the driver's local name and getrefcount's argument hold it.
@@ -62,32 +63,64 @@ def _parallel(function, address):
     return status or max((f.result() for f in others), default=0)
 
 
+_DYNAMIC = (INPUT, VARIABLE, OUTPUT, CARRY)        # slots the driver sets on every call
+
+
+def _host_base(plan, node):
+    return plan.storage[id(node.outputs[0])].base
+
+
+def slot_arguments(plan, entries):
+    """{index of an entry segment: [Base, ...]}: the slots the driver sets after the previous native
+    call, which the entry receives as arguments and stores itself. Before a ctypes call the driver
+    writes them into P. (The driver's order: per-call slots, hoisted host steps, then segments.)"""
+    arguments, pending = {}, [b for b in plan.slots if b.kind in _DYNAMIC]
+    pending += [_host_base(plan, node) for node in plan.hoisted]
+    for index, segment in enumerate(plan.segments):
+        if isinstance(segment, list):
+            if index in entries:
+                arguments[index] = pending
+            pending = []
+        else:
+            pending = pending + [_host_base(plan, segment)]
+    return arguments
+
+
 class NativeExecutable:
-    def __init__(self, plan, functions, workspace_bytes, lock, kernels, errors):
-        """errors: message templates of the native code's checks; status k means errors[k - 1]."""
+    def __init__(self, plan, code, names, entries, workspace_bytes, lock, kernels, errors):
+        """code: the loaded object code; names: {segment index: function name}; entries: indices of
+        segments called through their builtin entry; errors: message templates of the native
+        code's checks (status k means errors[k - 1])."""
         from kernels.blas import gemm_address
-        self.plan, self.functions, self.kernels = plan, functions, kernels
+        self.plan, self.kernels, self.code = plan, kernels, code
         self.memory = dict(plan.describe(), workspace_bytes=workspace_bytes)
         self._lock = lock
         self._errors = errors
         self._error_cell = np.zeros(1, np.int64)          # the offending value of a failed check
         self._slots = (ctypes.c_int64 * (len(RESERVED_SLOTS) + len(plan.slots)))()
         self._address = ctypes.addressof(self._slots)
+        if entries:
+            set_globals(code, self._address)
+        self.functions = {index: builtin(code, name) if index in entries else code.function(name)
+                          for index, name in names.items()}
+        self._entries = entries
+        self._arguments = slot_arguments(plan, entries)
         self._workspace = np.zeros(max(workspace_bytes, 8), np.uint8)
         self._keep = []
         namespace = {"np": np, "P": self._slots, "_rc": sys.getrefcount, "_empty": np.empty,
                      "_contiguous": _contiguous, "_private": _private_buffer, "_host": _host, "_view": _view,
-                     "_fail": self._fail, "_parallel": _parallel, "LOCK": lock}
+                     "_fail": self._fail, "_parallel": _parallel, "LOCK": lock,
+                     "_code": code}        # ctypes functions do not keep their code alive
         reserved = {"workspace": id(self._workspace), "errors": id(self._error_cell),
                     "gemm_float32": gemm_address("float32") or 0, "gemm_float64": gemm_address("float64") or 0}
         for index, name in enumerate(RESERVED_SLOTS):
             self._slots[index] = reserved[name]
         self.driver_source = self._driver(namespace)
         exec(compile(self.driver_source, f"<tracejit driver {plan.graph.name}>", "exec"), namespace)
-        self._run = namespace["run"]
+        self.run = namespace["run"]             # run(list of input arrays) -> list of output arrays
 
     def __call__(self, arrays):
-        return self._run(*arrays)
+        return self.run(arrays)
 
     def _fail(self, index, status):
         """A check in native code failed (e.g. an index out of range): the same error eager execution raises."""
@@ -98,17 +131,21 @@ class NativeExecutable:
     # ---- the driver ----
     def _driver(self, ns):
         plan, g = self.plan, self.plan.graph
-        args = [f"x{v.id}" for v in g.inputs]
-        lines = [f"def run({', '.join(args)}):", "    with LOCK:"]
+        lines = ["def run(arrays):", "    with LOCK:"]
         emit = lambda text: lines.append("        " + text)  # noqa: E731
         local = {}                      # id(Base) -> the driver's name for its array
         private = {id(b) for b in plan.private}
+        pending = []                    # Bases set since the last native call, not yet in P
+        # the first native call checks that the inputs are C-contiguous (cheaper than asking NumPy)
+        inputs_checked = bool(plan.segments) and 0 in self._entries and not plan.hoisted
         for base in plan.slots:
             name = f"r{base.index}"
             local[id(base)] = name
             if base.kind == INPUT:
-                value = g.inputs[[b for b in plan.slots if b.kind == INPUT].index(base)]
-                emit(f"{name} = _contiguous(x{value.id})")
+                position = [b for b in plan.slots if b.kind == INPUT].index(base)
+                emit(f"{name} = arrays[{position}]")
+                if not inputs_checked:
+                    emit(f"if not {name}.flags.c_contiguous: {name} = _contiguous({name})")
             elif base.kind == VARIABLE:
                 ns[f"V{base.index}"] = base.variable
                 emit(f"{name} = V{base.index}._read_buffer()")
@@ -125,18 +162,27 @@ class NativeExecutable:
                 emit(f"if _rc({name}) > {_FREE}: {name} = Q{base.index}[0] = _empty(S{base.index}, T{base.index})")
             else:                       # HOST: set when the host step runs
                 continue
-            emit(f"P[{base.slot}] = id({name})")
+            pending.append(base)
         for step in plan.hoisted:
-            self._host_step(step, emit, ns, local)
+            pending.append(self._host_step(step, emit, ns, local))
         for index, segment in enumerate(plan.segments):
             if isinstance(segment, list):
                 ns[f"F{index}"] = self.functions[index]
-                call = f"_parallel(F{index}, {self._address})" if index in plan.parallel else \
-                    f"F{index}({self._address}, 0, 1)"
+                if index in self._entries:
+                    assert pending == self._arguments[index], "driver and entry disagree on arguments"
+                    call = f"F{index}({''.join(local[id(b)] + ', ' for b in pending)})"
+                else:
+                    for base in pending:
+                        emit(f"P[{base.slot}] = id({local[id(base)]})")
+                    call = f"_parallel(F{index}, {self._address})" if index in plan.parallel else \
+                        f"F{index}({self._address}, 0, 1)"
+                pending = []
                 emit(f"status = {call}")
+                if index == 0 and inputs_checked:
+                    emit(f"if status == {NOT_CONTIGUOUS}: return run([_contiguous(a) for a in arrays])")
                 emit(f"if status: _fail({index}, status)")
             else:
-                self._host_step(segment, emit, ns, local)
+                pending.append(self._host_step(segment, emit, ns, local))
         for base, value in plan.driver_copies:
             emit(f"np.copyto({local[id(base)]}, {self._host_input(value, ns, local)})")
         for variable, base in plan.carries:
@@ -157,7 +203,7 @@ class NativeExecutable:
         name = f"r{base.index}"
         local[id(base)] = name
         emit(f"{name} = _host({key}{''.join(', ' + a for a in arguments)})")
-        emit(f"P[{base.slot}] = id({name})")
+        return base
 
     def _host_input(self, value, ns, local):
         """Driver text for a host step's input array: the base's array, viewed through the value's map."""

@@ -7,6 +7,7 @@ dimensions merged wherever every operand is contiguous across them, so a same-sh
 flat loop. Operands are read through their affine maps: broadcasting, transposes and slices cost
 nothing. Reductions accumulate in float64 (int64 for integers). float16 values are computed in
 float32 and rounded to float16 after every operation, as eager execution rounds after every op."""
+from kernels.blas import ARRAY_DATA_OFFSET
 from kernels.ir import KIND_OF_DTYPE, Function, IROps
 
 from ...ir.analysis import shape_size
@@ -66,11 +67,15 @@ class SegmentEmitter:
             if base.kind == WORKSPACE:
                 self._addresses[id(base)] = self.fn.add_bytes(self.workspace(), base.offset)
             else:
-                self._addresses[id(base)] = self.fn.load_address(self.fn.add_bytes(self.fn.slot(base.slot), 16))
+                self._addresses[id(base)] = self.data_address(base.slot)
+
+    def data_address(self, slot):
+        """The data pointer of the ndarray object whose address is in P[slot]."""
+        return self.fn.load_address(self.fn.add_bytes(self.fn.slot(slot), ARRAY_DATA_OFFSET))
 
     def workspace(self):
         if self._workspace is None:
-            self._workspace = self.fn.load_address(self.fn.add_bytes(self.fn.slot(self.slots["workspace"]), 16))
+            self._workspace = self.data_address(self.slots["workspace"])
         return self._workspace
 
     def fail_if(self, bad, message, value):
@@ -79,15 +84,14 @@ class SegmentEmitter:
         self.errors.append(message)
         code = len(self.errors)
         with self.fn.when(bad, likely=False):
-            cell = self.fn.pointer(self.fn.add_bytes(self.fn.load_address(self.fn.add_bytes(
-                self.fn.slot(self.slots["errors"]), 16)), 0), "i64")
+            cell = self.fn.pointer(self.data_address(self.slots["errors"]), "i64")
             self.fn.store(cell, 0, self.fn.cast(value, "i64"))
             self.fn.b.ret(self.fn.const(code, "i32").value)
 
     def constant(self, array, dtype):
         """Storage of a constant array a rule computed (declared now: it becomes a new slot)."""
         base = self.plan.add_constant(array, dtype)
-        self._addresses[id(base)] = self.fn.load_address(self.fn.add_bytes(self.fn.slot(base.slot), 16))
+        self._addresses[id(base)] = self.data_address(base.slot)
         return Storage(base, array.shape)
 
     def scratch(self, nbytes):
@@ -146,7 +150,7 @@ class SegmentEmitter:
         self._declare_bases([v for n in self.nodes for v in n.inputs + n.outputs] + [v for _, v in final_copies])
         for base, _ in final_copies:
             if id(base) not in self._addresses:
-                self._addresses[id(base)] = self.fn.load_address(self.fn.add_bytes(self.fn.slot(base.slot), 16))
+                self._addresses[id(base)] = self.data_address(base.slot)
         for node in self.nodes:
             self._scratch_top = 0
             emit_node(self, node)
