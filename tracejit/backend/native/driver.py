@@ -56,6 +56,8 @@ _pool = []
 
 def _parallel(function, address):
     """Run a parallel segment: chunk 0 on this thread, the others on a pool (ctypes releases the GIL)."""
+    if _THREADS == 1:
+        return function(address, 0, 1)
     if not _pool:
         _pool.append(concurrent.futures.ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="tracejit-native"))
     others = [_pool[0].submit(function, address, chunk, _THREADS) for chunk in range(1, _THREADS)]
