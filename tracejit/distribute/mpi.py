@@ -29,8 +29,8 @@ import time
 import numpy as np
 
 from ..errors import AbortedError, DeadlineExceededError, InvalidArgumentError, UnavailableError
-from .communicator import CollectiveHandle, Communicator, check_array, check_reduce_op, describe
-from .fusion import FusionBuffers
+from .communicator import CollectiveHandle, Communicator, check_array, check_packing, check_reduce_op, describe
+from .fusion import FusionBuffers, reduced_where_it_is
 
 TIMEOUT_ENV = "TRACEJIT_COLLECTIVE_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -143,6 +143,31 @@ class MPICommunicator(Communicator):
             self._finish_reduce(reduced, reduced, op)
         plan.copy_out(arrays)
         return arrays
+
+    def allreduce_into(self, arrays, out, op="sum"):
+        flat = check_packing(arrays, out, op)
+        what = self._start(lambda: f"allreduce of {len(arrays)} arrays into {describe(out)} (op={op})")
+        mpi_op, start = self._reduce_ops[op], self._comm.Iallreduce
+        requests, offset, run = [], 0, None       # run: where the current stretch of packed arrays began
+
+        def send_run(end):
+            requests.append(self._post(what, start, self._MPI.IN_PLACE, flat[run:end], mpi_op))
+        for array in arrays:
+            region = flat[offset:offset + array.size]
+            if reduced_where_it_is(array, self._fusion.threshold_bytes):
+                if run is not None:
+                    send_run(offset)
+                    run = None
+                # MPI reads the array where it is and writes the reduction into its region: no copy
+                requests.append(self._post(what, start, array, region, mpi_op))
+            else:
+                region.reshape(array.shape)[...] = array
+                run = offset if run is None else run
+            offset += array.size
+        if run is not None:
+            send_run(offset)
+        self._wait(requests, what)
+        return self._finish_reduce(out, out, op)
 
     def broadcast(self, array, root=0):
         check_array(array, "broadcast")
