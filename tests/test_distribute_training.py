@@ -17,7 +17,6 @@ import re
 import numpy as np
 import pytest
 
-import tracejit as tf
 from tracejit import keras
 from mpi_jobs import mpiexec, run_job  # noqa: F401  (mpiexec is a fixture)
 
@@ -38,7 +37,7 @@ TRAIN = """
     rng = np.random.default_rng(0)
     x = rng.random((512, 784), dtype=np.float32)
     y = np.argmax(x @ rng.standard_normal((784, 10)).astype(np.float32), axis=1).astype(np.int32)
-    results = {"replicas": strategy.num_replicas_in_sync}
+    results = {"replicas": strategy.num_replicas_in_sync, "compile_mode": tf.config.compile_mode()}
 
 
     def difference_between_workers(arrays):
@@ -70,8 +69,9 @@ TRAIN = """
         model = build()
         model.compile(optimizer=keras.optimizers.Adam(0.01),
                       loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+    saver = keras.callbacks.ModelCheckpoint(os.path.join(out, "weights-{epoch}.npz"))
     history = model.fit(x, y, batch_size=64, epochs=1, verbose=2, validation_data=(x[:128], y[:128]),
-                        callbacks=[EveryStep(), keras.callbacks.ModelCheckpoint(os.path.join(out, "weights-{epoch}.npz"))])
+                        callbacks=[EveryStep(), saver])
     tf.train.Checkpoint(model=model).save(os.path.join(out, "ckpt", "ckpt"))
     with tf.summary.create_file_writer(os.path.join(out, "logs")).as_default():
         tf.summary.scalar("loss", history.history["loss"][-1], step=1)
@@ -160,6 +160,7 @@ def test_two_workers_fit_like_one_process_with_the_same_global_batch(trained):
 
 def test_fit_keeps_every_workers_weights_and_optimizer_state_identical_after_every_step(trained):
     workers = trained["workers"]
+    assert [str(w["compile_mode"]) for w in workers] == ["sync", "sync"]    # every worker runs the same tier
     for worker in workers:
         assert worker["fit_step_differences"].tolist() == [0.0] * 8      # 512 / 64 steps
     np.testing.assert_array_equal(workers[0]["fit_weights"], workers[1]["fit_weights"])

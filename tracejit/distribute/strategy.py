@@ -320,7 +320,12 @@ class MultiWorkerMirroredStrategy(Strategy):
     num_replicas_in_sync is N; started without a launcher it is a strategy of one worker, so the
     same script runs anywhere. Variables created in scope() are mirrored (worker 0's initial
     values everywhere); gradients are summed across workers inside the compiled step; workers
-    other than 0 print no progress and write no checkpoints or summaries (config.output_enabled)."""
+    other than 0 print no progress and write no checkpoints or summaries (config.output_enabled).
+
+    With several workers, compiled functions compile before their first call returns (compile
+    mode "sync"): a function whose native code were still compiling on one worker would run on
+    the interpreter there, and the two tiers round differently (mirrors must stay bitwise equal)
+    and may schedule host steps, collectives included, in different orders."""
 
     def __init__(self, cluster_resolver=None, communication_options=None):
         if cluster_resolver is not None:
@@ -333,5 +338,7 @@ class MultiWorkerMirroredStrategy(Strategy):
             warnings.warn("TF_CONFIG is ignored: tracejit's workers are the processes of an MPI job; start them "
                           "with `mpiexec -n N python train.py`", stacklevel=2)
         super().__init__(get_communicator())
+        if self._communicator.size > 1:
+            config.set_compile_mode("sync")
         if not self._communicator.is_chief:
             config.set_output_enabled(False)
