@@ -6,7 +6,8 @@ Dense(10), Adam; bench/workloads.py) under MultiWorkerMirroredStrategy with 1 an
 Prints, from jobs it launches (each worker with one BLAS thread; the 1-worker job also with two):
 - step time and throughput by global batch, and the scaling efficiency of 2 workers: strong
   scaling (same global batch: T1(B) / (2 T2(B))) and weak scaling (same batch per worker:
-  T1(b) / T2(2b));
+  T1(b) / T2(2b)), beside two independent 1-worker processes running at once (no communication:
+  what two processes get from this machine);
 - the time per step spent in the gradient all_reduce (the compiled step's collective node,
   timed inside the communicator) and its achieved bandwidth, against the same allreduce alone;
 - whether overlapping the allreduce with computation could pay here: an iallreduce of the
@@ -168,7 +169,9 @@ def worker(args):
         print("RESULTS " + json.dumps(results), flush=True)
 
 
-def launch(workers, threads, quick, extra_environment=None):
+def launch(workers, threads, quick, extra_environment=None, copies=1):
+    """Run the worker as a job of `workers` (under mpiexec when > 1); `copies` such jobs at once,
+    independent of each other. Returns the chief's results (a list of them for several copies)."""
     command = [sys.executable, os.path.abspath(__file__), "--worker"] + ["--quick"] * quick
     if workers > 1:
         mpiexec = find_mpiexec()
@@ -177,14 +180,19 @@ def launch(workers, threads, quick, extra_environment=None):
         command = [mpiexec, "-n", str(workers)] + command
     environment = dict(os.environ, OPENBLAS_NUM_THREADS=str(threads), OMP_NUM_THREADS=str(threads),
                        **(extra_environment or {}))
-    output = subprocess.run(command, env=environment, capture_output=True, text=True)
-    line = next((l for l in output.stdout.splitlines() if l.startswith("RESULTS ")), None)
-    if output.returncode or line is None:
-        sys.exit(f"{' '.join(command)} failed:\n{output.stdout}\n{output.stderr}")
-    return json.loads(line[len("RESULTS "):])
+    processes = [subprocess.Popen(command, env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                 for _ in range(copies)]
+    results = []
+    for process in processes:
+        stdout, stderr = process.communicate()
+        line = next((l for l in stdout.splitlines() if l.startswith("RESULTS ")), None)
+        if process.returncode or line is None:
+            sys.exit(f"{' '.join(command)} failed:\n{stdout}\n{stderr}")
+        results.append(json.loads(line[len("RESULTS "):]))
+    return results if copies > 1 else results[0]
 
 
-def report(one_2threads, one, two, progress_thread):
+def report(one_2threads, one, independent, two, progress_thread):
     ms = lambda t: f"{t['median'] * 1e3:.2f} ({t['best'] * 1e3:.2f})"  # noqa: E731
     rate = lambda examples, t: f"{examples / t['median']:.0f} ({examples / t['best']:.0f})"  # noqa: E731
     ratio = lambda a, b: f"{a['median'] / b['median']:.0%} ({a['best'] / b['best']:.0%})"  # noqa: E731
@@ -208,11 +216,13 @@ def report(one_2threads, one, two, progress_thread):
                  "strong scaling eff.", "allreduce ms/step", "GB/s", "2 workers + progress thread ms"), rows)
     weak = []
     for per_worker in (32, 64):
-        if str(per_worker) in one["steps"] and str(2 * per_worker) in two["steps"]:
-            t1, t2 = one["steps"][str(per_worker)]["step"], two["steps"][str(2 * per_worker)]["step"]
-            weak.append((str(per_worker), ms(t1), ms(t2), ratio(t1, t2)))
-    print_table("weak scaling: the same batch per worker (1 BLAS thread per worker)",
-                ("batch per worker", "1 worker ms", "2 workers ms", "efficiency"), weak)
+        t1, t2 = one["steps"][str(per_worker)]["step"], two["steps"][str(2 * per_worker)]["step"]
+        copies = [copy["steps"][str(per_worker)]["step"] for copy in independent]
+        both = {k: float(np.mean([c[k] for c in copies])) for k in ("median", "best")}
+        weak.append((str(per_worker), ms(t1), ms(both), ms(t2), ratio(t1, t2), ratio(both, t2)))
+    print_table("weak scaling: the same batch per worker (1 BLAS thread per process)",
+                ("batch per worker", "1 worker ms", "2 independent processes ms", "2 workers ms", "efficiency",
+                 "vs 2 independent"), weak)
     alone = two["alone"]
     bandwidth = lambda nbytes, t: f"{nbytes / t['median'] / 1e9:.2f} ({nbytes / t['best'] / 1e9:.2f})"  # noqa: E731
     size = lambda nbytes: f"{nbytes / 1e6:.1f} MB"  # noqa: E731
@@ -242,10 +252,11 @@ def main():
     load = os.getloadavg()[0]
     one_2threads = launch(1, 2, args.quick)
     one = launch(1, 1, args.quick)
+    independent = launch(1, 1, args.quick, copies=2)      # what two processes get from this machine
     two = launch(2, 1, args.quick)
     progress_thread = launch(2, 1, args.quick, {"MPIR_CVAR_ASYNC_PROGRESS": "1"})
     print(f"(load average before the runs: {load:.2f} on {os.cpu_count()} cores)")
-    report(one_2threads, one, two, progress_thread)
+    report(one_2threads, one, independent, two, progress_thread)
 
 
 if __name__ == "__main__":

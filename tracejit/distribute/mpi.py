@@ -145,10 +145,11 @@ class MPICommunicator(Communicator):
         return arrays
 
     def allreduce_into(self, arrays, out, op="sum"):
-        # Large contiguous arrays are reduced by MPI from where they are into their region of `out`;
-        # copying them in and reducing in place instead measured 0.3-0.8 ms slower for the conv
-        # model's 11 MB of gradients (bench/distributed.py). Small ones travel together, one
-        # message per run of consecutive small arrays.
+        # Large contiguous arrays are reduced by MPI from where they are into their region of `out`
+        # (no copy of ours); small ones travel together, one message per run of consecutive small
+        # arrays. Copying everything in and reducing in place as one message measured the same for
+        # the conv model's 11 MB of gradients (2.5-3.5 ms either way; which one wins flips from run
+        # to run, bench/distributed.py), so the variant that moves less memory stays.
         flat = check_packing(arrays, out, op)
         what = self._start(lambda: f"allreduce of {len(arrays)} arrays into {describe(out)} (op={op})")
         mpi_op, start = self._reduce_ops[op], self._comm.Iallreduce
