@@ -249,3 +249,26 @@ def test_a_worker_that_hangs_during_fit_ends_the_job_after_the_collective_timeou
     assert "rank 0 of 2: uncaught DeadlineExceededError" in job.stderr, job
     assert "finished" not in job.stdout, job
     assert job.seconds < 25, job
+
+
+# -- the examples run (on a little of MNIST) ---------------------------------------------------------
+
+RUN_EXAMPLE = """
+    import runpy, sys
+    sys.argv = [{path!r}] + {arguments!r}
+    runpy.run_path({path!r}, run_name="__main__")
+"""
+
+
+@pytest.mark.parametrize("example, arguments, expected", [
+    ("mnist_distributed.py", ["--samples", "512", "--per-worker-batch", "32"],
+     r"2 worker\(s\), global batch 64 .*\n.*fit: .* test accuracy 0\.\d+"),
+    ("custom_loop_distributed.py", ["--samples", "512", "--per-worker-batch", "32", "--checkpoint-dir", "ckpt"],
+     r"2 worker\(s\), global batch 64\nepoch 1: loss \d\.\d+, accuracy 0\.\d+"),
+], ids=["mnist_distributed", "custom_loop_distributed"])
+def test_the_distributed_examples_run_on_two_workers(mpiexec, tmp_path, example, arguments, expected):
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", example)
+    job = run_job(mpiexec, str(tmp_path), RUN_EXAMPLE.format(path=path, arguments=arguments), env=JOB_ENVIRONMENT)
+    assert job.returncode == 0, job
+    assert re.search(expected, job.stdout, re.S), job
+    assert job.stdout.count("worker(s)") == 1, job                # the chief prints, the other worker does not
