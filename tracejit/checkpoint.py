@@ -15,10 +15,7 @@ the old index still describes complete data. The `checkpoint` pointer moves only
 checkpoint is complete, and old checkpoints are deleted only after the pointer has moved.
 
 Restores verify the hash, names, shapes and dtypes of everything before assigning anything: a bad
-checkpoint raises and changes no variable.
-
-A process whose output is off (config.output_enabled(): the workers other than 0 of a multi-worker
-job) writes, points and removes nothing: the chief's files are the job's checkpoint."""
+checkpoint raises and changes no variable."""
 import glob
 import hashlib
 import io
@@ -30,7 +27,6 @@ import zipfile
 
 import numpy as np
 
-from . import config
 from . import dtypes as dt
 from .errors import DataLossError, InvalidArgumentError, NotFoundError
 from .fileio import TEMPORARY_MARKER, atomic_write, npz_bytes, remove_files
@@ -45,8 +41,6 @@ DATA_SUFFIXES = (DATA_SUFFIX, DATA_SUFFIX + ".1")    # the two slots an overwrit
 # ---------------------------------------------------------------- writing
 def write(prefix, named_arrays):
     """Write a complete checkpoint at `prefix`: data first, the index (the commit point) last."""
-    if not config.output_enabled():
-        return prefix
     os.makedirs(os.path.dirname(os.path.abspath(prefix)), exist_ok=True)
     replaced = _committed_data_suffix(prefix)
     suffix = DATA_SUFFIXES[1] if replaced == DATA_SUFFIXES[0] else DATA_SUFFIXES[0]
@@ -72,8 +66,6 @@ def _committed_data_suffix(prefix):
 
 def remove(prefix):
     """Delete a checkpoint: the index first, so a half-removed checkpoint no longer exists."""
-    if not config.output_enabled():
-        return
     leftovers = glob.glob(glob.escape(prefix) + ".*" + TEMPORARY_MARKER + "*")
     remove_files([prefix + INDEX_SUFFIX] + [prefix + s for s in DATA_SUFFIXES] + leftovers)
 
@@ -201,8 +193,6 @@ def commit_state(latest, kept, dropped=(), filename="checkpoint"):
 
 
 def update_state_file(directory, latest, all_paths, filename="checkpoint"):
-    if not config.output_enabled():
-        return
     lines = [f'model_checkpoint_path: "{_escape(latest)}"']
     lines += [f'all_model_checkpoint_paths: "{_escape(p)}"' for p in all_paths]
     atomic_write(os.path.join(directory, filename), "\n".join(lines) + "\n")
