@@ -40,7 +40,7 @@ def main():
     distributed = strategy.experimental_distribute_dataset(dataset)
 
     with strategy.scope():
-        model = tf.keras.Sequential([tf.keras.layers.Flatten(input_shape=(28, 28)),
+        model = tf.keras.Sequential([tf.keras.Input(shape=(28, 28)), tf.keras.layers.Flatten(),
                                      tf.keras.layers.Dense(128, activation="relu"), tf.keras.layers.Dense(10)])
         optimizer = tf.keras.optimizers.Adam(0.001)
         loss_object = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True, reduction="none")

@@ -44,7 +44,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=1)
     parser.add_argument("--per-worker-batch", type=int, default=64)
     parser.add_argument("--samples", type=int, default=60000, help="training examples to use (fewer: a quick run)")
-    parser.add_argument("--checkpoint-dir", default=None, help="save the weights after every epoch (worker 0 only)")
+    parser.add_argument("--checkpoint-dir", default=None,
+                        help="save the weights after every epoch, as .weights.h5 (h5py; worker 0 only)")
     args = parser.parse_args()
 
     strategy = tf.distribute.MultiWorkerMirroredStrategy()
@@ -59,7 +60,8 @@ def main():
     callbacks = []
     if args.checkpoint_dir:
         os.makedirs(args.checkpoint_dir, exist_ok=True)
-        callbacks.append(tf.keras.callbacks.ModelCheckpoint(os.path.join(args.checkpoint_dir, "weights-{epoch}.npz")))
+        callbacks.append(tf.keras.callbacks.ModelCheckpoint(os.path.join(args.checkpoint_dir, "{epoch}.weights.h5"),
+                                                            save_weights_only=True))
     if strategy.cluster_resolver.task_id == 0:
         print(f"{workers} worker(s), global batch {global_batch} ({args.per_worker_batch} per worker)")
     start = time.perf_counter()

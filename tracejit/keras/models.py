@@ -9,7 +9,8 @@ its scope and each step through strategy.run, as Keras 3 does: `batch_size` is t
 each worker steps on its shard of every global batch (in worker 0's shuffled order), the
 optimizer sums the gradients over the workers inside the compiled step, and metrics (the loss
 included) are summed over the workers when read: N workers follow the trajectory of one process
-with the same global batch."""
+with the same global batch (when it splits evenly into N shards; a partial last batch weighs each
+worker's mean alike, as in Keras 3)."""
 import functools
 import os
 import warnings
