@@ -65,6 +65,14 @@ def check_packing(arrays, out, op):
     return out.reshape(-1)
 
 
+def pack(arrays, flat):
+    """Copy the arrays one after the other into the 1-D array `flat`."""
+    offset = 0
+    for array in arrays:
+        flat[offset:offset + array.size].reshape(array.shape)[...] = array
+        offset += array.size
+
+
 class CollectiveHandle(abc.ABC):
     """A collective started without waiting (iallreduce). wait() finishes it and returns the
     reduced array; until then the array must not be read or written."""
@@ -118,8 +126,8 @@ class Communicator(abc.ABC):
     def allreduce_into(self, arrays, out, op="sum"):
         """Reduce the arrays (one dtype) over all workers into `out`, a C-contiguous array of that
         dtype holding as many elements as all of them: their reduced concatenation, flattened.
-        The arrays are not modified (they need not be writable). Returns out. The collective ops
-        of tracejit.ops.collective run on this."""
+        The arrays are not modified (they need not be writable). Returns out. The all_reduce op
+        (tracejit.ops.collective) runs on this: one message per call."""
 
     @abc.abstractmethod
     def broadcast(self, array, root=0):
@@ -154,11 +162,7 @@ class LocalCommunicator(Communicator):
         return arrays
 
     def allreduce_into(self, arrays, out, op="sum"):
-        flat = check_packing(arrays, out, op)
-        offset = 0
-        for array in arrays:
-            flat[offset:offset + array.size] = array.reshape(-1)
-            offset += array.size
+        pack(arrays, check_packing(arrays, out, op))
         return out
 
     def broadcast(self, array, root=0):

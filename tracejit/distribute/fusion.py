@@ -14,12 +14,6 @@ import numpy as np
 MAX_CACHED_PLANS = 32
 
 
-def reduced_where_it_is(array, threshold_bytes):
-    """Contiguous arrays of at least threshold_bytes are reduced where they are (one message each);
-    smaller or strided ones are copied into a shared buffer and travel together."""
-    return array.nbytes >= threshold_bytes and array.flags.c_contiguous
-
-
 class FusionPlan:
     """How one list layout is reduced: arrays reduced where they are (`direct`), and for each
     dtype a `flat` region of that dtype's buffer with the views that the other arrays are
@@ -69,7 +63,7 @@ class FusionBuffers:
         the same list, which keeps the workers' collectives matched)."""
         direct, by_dtype = [], {}
         for index, array in enumerate(arrays):
-            if reduced_where_it_is(array, self.threshold_bytes):
+            if array.nbytes >= self.threshold_bytes and array.flags.c_contiguous:
                 direct.append(index)
             else:
                 by_dtype.setdefault(array.dtype, []).append(index)

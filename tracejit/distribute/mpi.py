@@ -29,8 +29,9 @@ import time
 import numpy as np
 
 from ..errors import AbortedError, DeadlineExceededError, InvalidArgumentError, UnavailableError
-from .communicator import CollectiveHandle, Communicator, check_array, check_packing, check_reduce_op, describe
-from .fusion import FusionBuffers, reduced_where_it_is
+from .communicator import (CollectiveHandle, Communicator, check_array, check_packing, check_reduce_op, describe,
+                           pack)
+from .fusion import FusionBuffers
 
 TIMEOUT_ENV = "TRACEJIT_COLLECTIVE_TIMEOUT"
 DEFAULT_TIMEOUT_SECONDS = 60.0
@@ -145,33 +146,16 @@ class MPICommunicator(Communicator):
         return arrays
 
     def allreduce_into(self, arrays, out, op="sum"):
-        # Large contiguous arrays are reduced by MPI from where they are into their region of `out`
-        # (no copy of ours); small ones travel together, one message per run of consecutive small
-        # arrays. Copying everything in and reducing in place as one message measured the same for
-        # the conv model's 11 MB of gradients (2.5-3.5 ms either way; which one wins flips from run
-        # to run, bench/distributed.py), so the variant that moves less memory stays.
+        # Everything is copied into `out` and reduced there, in place, as one message: the simplest
+        # plan, and as fast as having MPI reduce the large arrays from where they are into their
+        # regions (no copy of ours) beside packed small ones. For the conv model's 11 MB between two
+        # local processes both take 2.5-3.9 ms and which is faster flips from run to run
+        # (bench/distributed.py): MPICH reduces in place faster than from a separate send buffer,
+        # which pays for the copy.
         flat = check_packing(arrays, out, op)
         what = self._start(lambda: f"allreduce of {len(arrays)} arrays into {describe(out)} (op={op})")
-        mpi_op, start = self._reduce_ops[op], self._comm.Iallreduce
-        requests, offset, run = [], 0, None       # run: where the current stretch of packed arrays began
-
-        def send_run(end):
-            requests.append(self._post(what, start, self._MPI.IN_PLACE, flat[run:end], mpi_op))
-        for array in arrays:
-            region = flat[offset:offset + array.size]
-            if reduced_where_it_is(array, self._fusion.threshold_bytes):
-                if run is not None:
-                    send_run(offset)
-                    run = None
-                # MPI reads the array where it is and writes the reduction into its region: no copy
-                requests.append(self._post(what, start, array, region, mpi_op))
-            else:
-                region.reshape(array.shape)[...] = array
-                run = offset if run is None else run
-            offset += array.size
-        if run is not None:
-            send_run(offset)
-        self._wait(requests, what)
+        pack(arrays, flat)
+        self._wait([self._post(what, self._comm.Iallreduce, self._MPI.IN_PLACE, flat, self._reduce_ops[op])], what)
         return self._finish_reduce(out, out, op)
 
     def broadcast(self, array, root=0):

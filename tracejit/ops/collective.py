@@ -11,11 +11,10 @@ traits matter:
 
 all_reduce packs: `all_reduce(x1, x2, ..., reduction=)` returns ONE flat array holding the
 reduced concatenation of its inputs (with a single input, an array of that input's shape), so
-a training step reduces all its gradients as one node and one contiguous buffer, and reads each
-reduced gradient as a view of it (`all_reduce_tensors` does the slicing). The communicator's
-`allreduce_into` decides how many messages that buffer takes (large contiguous inputs go
-straight from where they are into their region of the output; small ones are copied in and
-travel together).
+a training step reduces all its gradients as one node and one contiguous buffer, one message,
+and reads each reduced gradient as a view of it (`all_reduce_tensors` does the slicing). The
+inputs are copied into the buffer once (the communicator's `allreduce_into`); a backend whose
+memory plan made the gradients' producers write into the buffer's regions would save that copy.
 
 Gradients: all_reduce(sum) is linear with every worker's output depending on every worker's
 input, so its vjp is all_reduce(sum) of the output gradient (mean: all_reduce(mean)); max and
