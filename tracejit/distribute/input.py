@@ -5,7 +5,7 @@ by at most one (worker r gets examples [start_r, start_r + size_r)); a batch sma
 number of workers leaves some shards empty. Every worker runs the same input pipeline and keeps
 its shard, so the union of the shards of one step is exactly the global batch that a single
 process would have used: the same examples, the same trajectory. (A pipeline that shuffles must
-shuffle the same way on every worker: give `shuffle` a seed.)
+shuffle the same way on every worker: give `shuffle` a seed, or set tf.random.set_seed.)
 """
 import numpy as np
 
