@@ -403,3 +403,16 @@ def test_variable_creator_scopes_nest_innermost_first():
     assert calls == [("inner", "v"), ("outer", "renamed")]
     assert variable.name == "renamed:0" and not variable.trainable and variable.numpy().tolist() == [10.0, 20.0]
     assert plain.trainable and calls == [("inner", "v"), ("outer", "renamed")]
+
+
+def test_variable_creator_scopes_see_subclass_constructor_arguments_as_keywords():
+    seen = []
+
+    def record(next_creator, **arguments):
+        seen.append(sorted(arguments))
+        return next_creator(**arguments)
+    with tf.variable_creator_scope(record):
+        variable = keras.Variable("ones", shape=(2,), name="kernel")     # keras.Variable subclasses tf.Variable
+        extra = tf.Variable(1.0, caching_device=None)                     # TF's extra keywords pass through
+    assert seen == [["initializer", "name", "shape"], ["caching_device", "initial_value"]]
+    assert variable.numpy().tolist() == [1.0, 1.0] and float(extra.numpy()) == 1.0

@@ -53,15 +53,29 @@ class _CreatedThroughScopes(type):
         creators = list(_creator_stack.creators)
         if not creators:
             return super().__call__(*args, **kwargs)
-        bound = inspect.signature(cls.__init__).bind(None, *args, **kwargs)
-        arguments = {k: v for k, v in bound.arguments.items() if k not in ("self", "_ignored")}
-        arguments.update(bound.arguments.get("_ignored", {}))
+        arguments = _as_keywords(cls.__init__, args, kwargs)
 
         def create(depth, **arguments):
             if depth < 0:
                 return super(_CreatedThroughScopes, cls).__call__(**arguments)
             return creators[depth](functools.partial(create, depth - 1), **arguments)
         return create(len(creators) - 1, **arguments)
+
+
+def _as_keywords(init, args, kwargs):
+    """The arguments of a call of `init` (a subclass's constructor too) as keyword arguments."""
+    signature = inspect.signature(init)
+    bound = signature.bind(None, *args, **kwargs)
+    arguments = {}
+    for name, value in list(bound.arguments.items())[1:]:                   # (not self)
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        elif signature.parameters[name].kind is inspect.Parameter.VAR_POSITIONAL:
+            raise TypeError(f"{init.__qualname__}: positional arguments beyond its parameters cannot go through a "
+                            "variable_creator_scope")
+        else:
+            arguments[name] = value
+    return arguments
 
 
 class Variable(TensorOperators, metaclass=_CreatedThroughScopes):
