@@ -30,9 +30,10 @@ MIXED_SIZES = [(n // 4,) for n in (4 << 10, 16 << 10, 64 << 10, 256 << 10, 1 << 
 THRESHOLDS = [0, 16 << 10, 64 << 10, 128 << 10, 256 << 10, 1 << 20, 1 << 62]
 
 
-def interleaved_medians(comm, variants, repetitions, calls_per_sample):
-    """Median seconds per call of each variant; samples alternate between the variants (so that
-    load from other processes hits them alike) and every worker starts each sample together."""
+def interleaved_samples(comm, variants, repetitions, calls_per_sample):
+    """Seconds per call of each variant, one list of samples per variant; samples alternate between
+    the variants (so that load from other processes hits them alike) and every worker starts each
+    sample together."""
     for run in variants:
         run()
     samples = [[] for _ in variants]
@@ -43,7 +44,12 @@ def interleaved_medians(comm, variants, repetitions, calls_per_sample):
             for _ in range(calls_per_sample):
                 run()
             times.append((time.perf_counter() - start) / calls_per_sample)
-    return [float(np.median(times)) for times in samples]
+    return samples
+
+
+def interleaved_medians(comm, variants, repetitions, calls_per_sample):
+    """Median seconds per call of each variant (see interleaved_samples)."""
+    return [float(np.median(times)) for times in interleaved_samples(comm, variants, repetitions, calls_per_sample)]
 
 
 def calls_for(nbytes):

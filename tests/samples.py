@@ -174,6 +174,10 @@ def specific(dtype):
                          Sample([_well((2, 3, 3), dtype), f((2, 3, 1), 1)], {"adjoint": True})],
         "matrix_determinant": [Sample([_well((3, 3), dtype)]), Sample([_well((2, 2, 2), dtype)])],
         **string_samples(),
+        # collectives in this process: a job of one worker (LocalCommunicator)
+        "all_reduce": [Sample([f((2, 3))], {"reduction": "sum"}),
+                       Sample([f((2, 3)), f((4,), 1), f((0, 2), 2)], {"reduction": "mean"}, "packed")],
+        "broadcast": [Sample([f((2, 3))], {"root": 0})],
     }
 
 

@@ -3,25 +3,18 @@ run in this process; MPICommunicator runs in real jobs: each test launches
 `mpiexec -n 2 python <script>` (the mpiexec beside this interpreter, from the mpich wheel) and
 checks what the workers computed, or how fast and how loudly a broken job ends."""
 import os
-import signal
 import subprocess
 import sys
-import textwrap
-import time
 
 import numpy as np
 import pytest
 
 import tracejit as tf
-from tracejit.distribute import (LocalCommunicator, find_mpiexec, get_communicator, launched_by_mpi,
-                                 rank_from_env, world_size_from_env)
+from tracejit.distribute import (LocalCommunicator, get_communicator, launched_by_mpi, rank_from_env,
+                                 world_size_from_env)
 from tracejit.distribute.fusion import FusionBuffers
 from tracejit.distribute.mpi import TIMEOUT_ENV, collective_timeout_from_env, import_mpi
-
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-JOB_TIMEOUT_SECONDS = 60
-LAUNCHER_VARIABLES = ("PMI_SIZE", "PMI_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_RANK",
-                      "MV2_COMM_WORLD_SIZE", "MV2_COMM_WORLD_RANK", "MPI_LOCALNRANKS", "MPI_LOCALRANKID")
+from mpi_jobs import JOB_TIMEOUT_SECONDS, LAUNCHER_VARIABLES, REPO, mpiexec, run_job  # noqa: F401 (fixture)
 
 
 # -- one worker, no MPI ---------------------------------------------------------------------------
@@ -60,6 +53,18 @@ def test_local_collectives_are_identities():
 def test_collective_arguments_are_checked(call, message):
     with pytest.raises(tf.errors.InvalidArgumentError, match=message):
         call(LocalCommunicator())
+
+
+def test_local_allreduce_into_concatenates_and_checks_its_arguments():
+    comm = LocalCommunicator()
+    parts = [np.arange(4, dtype=np.float32).reshape(2, 2), np.ones((3, 4), np.float32)[:, ::2]]
+    out = np.empty((10,), np.float32)
+    assert comm.allreduce_into(parts, out, "mean") is out
+    np.testing.assert_array_equal(out, [0, 1, 2, 3] + [1] * 6)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="the arrays hold 10 elements, the output float32"):
+        comm.allreduce_into(parts, np.empty(9, np.float32))
+    with pytest.raises(tf.errors.InvalidArgumentError, match="must have the output's dtype float32, got float64"):
+        comm.allreduce_into([np.ones(10)], out)
 
 
 def test_get_communicator_outside_a_launcher_is_local_and_never_imports_mpi4py():
@@ -142,45 +147,6 @@ def test_fusion_round_trip_through_one_reused_buffer():
 
 # -- MPI jobs ---------------------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def mpiexec():
-    pytest.importorskip("mpi4py", reason="mpi4py is not installed: pip install -e '.[distributed]'")
-    path = find_mpiexec()
-    if path is None:
-        pytest.skip("no mpiexec beside the interpreter or on PATH: pip install -e '.[distributed]' (mpich wheel)")
-    return path
-
-
-class Job:
-    def __init__(self, returncode, stdout, stderr, seconds):
-        self.returncode, self.stdout, self.stderr, self.seconds = returncode, stdout, stderr, seconds
-
-    def __repr__(self):
-        return (f"<job exit {self.returncode} after {self.seconds:.1f} s>\n--- stdout\n{self.stdout}"
-                f"\n--- stderr\n{self.stderr}")
-
-
-def run_job(mpiexec, directory, source, collective_timeout=30, workers=2):
-    """Run `source` as `mpiexec -n 2 python script` and return how it ended. A job still running
-    after JOB_TIMEOUT_SECONDS is killed (its whole process group) and fails the test."""
-    script = os.path.join(directory, "worker.py")
-    with open(script, "w") as f:
-        f.write(textwrap.dedent(source))
-    environment = {k: v for k, v in os.environ.items() if k not in LAUNCHER_VARIABLES}
-    environment.update(PYTHONPATH=REPO, **{TIMEOUT_ENV: str(collective_timeout)})
-    start = time.monotonic()
-    process = subprocess.Popen([mpiexec, "-n", str(workers), sys.executable, script], cwd=directory,
-                               env=environment, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    try:
-        stdout, stderr = process.communicate(timeout=JOB_TIMEOUT_SECONDS)
-    except subprocess.TimeoutExpired:
-        os.killpg(process.pid, signal.SIGKILL)
-        stdout, stderr = process.communicate()
-        pytest.fail(f"the job hung: killed after {JOB_TIMEOUT_SECONDS} s\n{stdout}\n{stderr}")
-    return Job(process.returncode, stdout, stderr, time.monotonic() - start)
-
-
 WORKER_COMPUTES_EVERY_COLLECTIVE = """
     import numpy as np
     from tracejit.distribute import get_communicator
@@ -218,6 +184,15 @@ WORKER_COMPUTES_EVERY_COLLECTIVE = """
     buffer = comm._fusion._buffers[np.dtype(np.float32)]
     comm.allreduce_many(gradients())
     out["fusion_buffer_reused"] = comm._fusion._buffers[np.dtype(np.float32)] is buffer
+
+    # allreduce_into: a large array goes straight into its region, small and strided ones are packed
+    parts = [np.full(3, r + 1.0, np.float32), np.arange(40000, dtype=np.float32) * (r + 1),
+             np.ones((4, 4), np.float32)[:, ::2] * (r + 2), np.full(2, float(r), np.float32)]
+    into = np.empty(sum(p.size for p in parts), np.float32)
+    out["allreduce_into_is_out"] = comm.allreduce_into(parts, into) is into
+    out["allreduce_into_sum"] = into
+    out["allreduce_into_mean"] = comm.allreduce_into(parts, np.empty_like(into), "mean")
+    out["allreduce_into_parts_unchanged"] = float(parts[1][1]) == r + 1.0
 
     first, second = np.full(1000, r + 1.0, np.float32), np.full(7, 2.0 * r, np.float64)
     first_handle, second_handle = comm.iallreduce(first, "mean"), comm.iallreduce(second)
@@ -289,6 +264,18 @@ def test_allreduce_many_equals_one_allreduce_per_array(workers, op):
 
 def test_allreduce_many_reuses_its_buffer(workers):
     assert all(worker["fusion_buffer_reused"] for worker in workers)
+
+
+def _into_parts(r):
+    return [np.full(3, r + 1.0), np.arange(40000) * (r + 1.0), np.ones(8) * (r + 2), np.full(2, float(r))]
+
+
+@pytest.mark.parametrize("op", ["sum", "mean"])
+def test_allreduce_into_writes_the_reduced_concatenation(workers, op):
+    total = sum(np.concatenate(_into_parts(r)) for r in range(2))
+    for worker in workers:
+        np.testing.assert_array_equal(worker["allreduce_into_" + op], total / (2 if op == "mean" else 1))
+        assert worker["allreduce_into_is_out"] and worker["allreduce_into_parts_unchanged"]
 
 
 def test_iallreduce_handles_complete_in_any_order(workers):

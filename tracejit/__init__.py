@@ -6,7 +6,7 @@ from .dtypes import (  # noqa: F401
 from .tensor import Tensor, TensorShape, TensorSpec  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range, where, constant, convert_to_tensor, add_n, truediv  # noqa: F401
-from .variables import Variable  # noqa: F401
+from .variables import Variable, variable_creator_scope  # noqa: F401
 from .autodiff import GradientTape, UnconnectedGradients  # noqa: F401
 from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401

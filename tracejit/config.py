@@ -78,6 +78,23 @@ def max_constant_bytes():
     return _max_constant_bytes
 
 
+# Whether this process prints training progress and writes checkpoints, summaries and saved
+# weights. In a job of several workers only the chief does by default: MultiWorkerMirroredStrategy
+# turns this off on the other workers (their variables are mirrors of the chief's, so their files
+# would be copies, written concurrently to the same paths).
+_output_enabled = True
+
+
+def set_output_enabled(enabled):
+    """False makes checkpoint, summary and weight writers of this process no-ops and Keras silent."""
+    global _output_enabled
+    _output_enabled = bool(enabled)
+
+
+def output_enabled():
+    return _output_enabled
+
+
 def debug_level(override=None):
     """The active debug level: a function's own `debug=` wins over TRACEJIT_DEBUG."""
     if override is not None:

@@ -6,12 +6,18 @@ itself survives a power loss. A kill at any instant leaves either the old file o
 (plus, at worst, a stray temporary file that nothing reads).
 
 Every file operation goes through os.open / os.write / os.fsync / os.replace / os.remove, the
-points where the crash tests inject failures."""
+points where the crash tests inject failures.
+
+A process whose output is off (config.output_enabled(): the workers other than 0 of a multi-worker
+job, whose files would be copies of the chief's written to the same paths) writes and removes
+nothing here: checkpoints, Keras weight and model files and SavedModels all go through it."""
 import io
 import os
 import uuid
 
 import numpy as np
+
+from . import config
 
 TEMPORARY_MARKER = ".tmp-"
 
@@ -46,6 +52,8 @@ def fsync_directory(directory):
 
 def atomic_write(path, data):
     """Replace `path` by a file holding `data` (bytes, or str written as UTF-8), atomically and durably."""
+    if not config.output_enabled():
+        return
     if isinstance(data, str):
         data = data.encode()
     temporary = temporary_name(path)
@@ -67,6 +75,8 @@ def npz_bytes(arrays):
 
 def remove_files(paths):
     """Remove the existing ones of `paths` in order, then make the removals durable."""
+    if not config.output_enabled():
+        return
     directories = set()
     for path in paths:
         if os.path.lexists(path):

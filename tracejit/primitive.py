@@ -4,7 +4,7 @@ context.bind hands it to the current execution context (eager, trace, TF1 graph)
 primitives through tables of their own (backend/*), so a primitive knows nothing of them.
 
 Traits are what passes ask instead of comparing names:
-  kind            ELEMENTWISE | REDUCTION | SHAPE | INDEX | MATMUL | RANDOM | STRUCTURE
+  kind            ELEMENTWISE | REDUCTION | SHAPE | INDEX | MATMUL | RANDOM | COLLECTIVE | STRUCTURE
   effect          writes state or talks to the outside (assign, print, collectives): never
                   removed, merged, folded or reordered against other effects
   stateful        a fresh result every execution (random): never folded or merged
@@ -18,8 +18,8 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 
-ELEMENTWISE, REDUCTION, SHAPE, INDEX, MATMUL, RANDOM, STRUCTURE = (
-    "elementwise", "reduction", "shape", "index", "matmul", "random", "structure")
+ELEMENTWISE, REDUCTION, SHAPE, INDEX, MATMUL, RANDOM, COLLECTIVE, STRUCTURE = (
+    "elementwise", "reduction", "shape", "index", "matmul", "random", "collective", "structure")
 
 
 class Monoid:

@@ -5,7 +5,13 @@ their values); inside a trace, reads and assigns become graph inputs and ASSIGN 
 The buffer itself changes only through the storage methods below (`_read_buffer`,
 `_write_buffer`, `_swap_buffer`): eager assignment, compiled executables, checkpoints and TF1
 initializers all use them. A read-modify-write (assign_add/assign_sub) holds the variable's lock,
-so concurrent updates from several threads are never lost."""
+so concurrent updates from several threads are never lost.
+
+`variable_creator_scope(creator)` (TF's API) lets a library take part in creating every Variable
+made inside it: tf.distribute's strategies use it to mirror variables across workers."""
+import contextlib
+import functools
+import inspect
 import threading
 
 import numpy as np
@@ -19,7 +25,60 @@ from .ops.core import convert_to_tensor
 from .tensor import Tensor, TensorOperators, TensorShape, _numpy_repr
 
 
-class Variable(TensorOperators):
+class _CreatorStack(threading.local):
+    def __init__(self):
+        self.creators = []
+
+
+_creator_stack = _CreatorStack()
+
+
+@contextlib.contextmanager
+def variable_creator_scope(variable_creator):
+    """Inside this scope (in this thread), `Variable(...)` calls `variable_creator(next_creator,
+    **kwargs)` with the constructor's arguments as keywords; it may change them, must create the
+    variable by calling `next_creator(**kwargs)`, and returns it (possibly after changing its value).
+    Scopes nest: the innermost creator runs first and its next_creator is the enclosing one's."""
+    _creator_stack.creators.append(variable_creator)
+    try:
+        yield
+    finally:
+        _creator_stack.creators.remove(variable_creator)
+
+
+class _CreatedThroughScopes(type):
+    """Routes Variable(...) through the creators of the enclosing variable_creator_scopes."""
+
+    def __call__(cls, *args, **kwargs):
+        creators = list(_creator_stack.creators)
+        if not creators:
+            return super().__call__(*args, **kwargs)
+        arguments = _as_keywords(cls.__init__, args, kwargs)
+
+        def create(depth, **arguments):
+            if depth < 0:
+                return super(_CreatedThroughScopes, cls).__call__(**arguments)
+            return creators[depth](functools.partial(create, depth - 1), **arguments)
+        return create(len(creators) - 1, **arguments)
+
+
+def _as_keywords(init, args, kwargs):
+    """The arguments of a call of `init` (a subclass's constructor too) as keyword arguments."""
+    signature = inspect.signature(init)
+    bound = signature.bind(None, *args, **kwargs)
+    arguments = {}
+    for name, value in list(bound.arguments.items())[1:]:                   # (not self)
+        if signature.parameters[name].kind is inspect.Parameter.VAR_KEYWORD:
+            arguments.update(value)
+        elif signature.parameters[name].kind is inspect.Parameter.VAR_POSITIONAL:
+            raise TypeError(f"{init.__qualname__}: positional arguments beyond its parameters cannot go through a "
+                            "variable_creator_scope")
+        else:
+            arguments[name] = value
+    return arguments
+
+
+class Variable(TensorOperators, metaclass=_CreatedThroughScopes):
     def __init__(self, initial_value=None, trainable=True, name=None, dtype=None, shape=None,
                  validate_shape=True, **_ignored):
         if initial_value is None:

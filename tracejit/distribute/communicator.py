@@ -44,6 +44,35 @@ def check_reduce_op(op, array, collective):
             f"(an integer mean cannot be stored in place: reduce with op='sum' and divide by the worker count)")
 
 
+def check_packing(arrays, out, op):
+    """allreduce_into's arguments: returns a flat view of `out`."""
+    if not arrays:
+        raise InvalidArgumentError("allreduce_into needs at least one array")
+    for array in arrays:
+        check_array(array, "allreduce_into", writable=False)
+    check_array(out, "allreduce_into")
+    check_reduce_op(op, out, "allreduce_into")
+    if not out.flags.c_contiguous:
+        raise InvalidArgumentError(f"allreduce_into writes into a C-contiguous array, got a strided {describe(out)}")
+    mixed = sorted({a.dtype.name for a in arrays if a.dtype != out.dtype})
+    if mixed:
+        raise InvalidArgumentError(f"allreduce_into: every array must have the output's dtype {out.dtype.name}, "
+                                   f"got {', '.join(mixed)}")
+    total = sum(a.size for a in arrays)
+    if total != out.size:
+        raise InvalidArgumentError(f"allreduce_into: the arrays hold {total} elements, the output {describe(out)} "
+                                   f"{out.size}")
+    return out.reshape(-1)
+
+
+def pack(arrays, flat):
+    """Copy the arrays one after the other into the 1-D array `flat`."""
+    offset = 0
+    for array in arrays:
+        flat[offset:offset + array.size].reshape(array.shape)[...] = array
+        offset += array.size
+
+
 class CollectiveHandle(abc.ABC):
     """A collective started without waiting (iallreduce). wait() finishes it and returns the
     reduced array; until then the array must not be read or written."""
@@ -94,6 +123,13 @@ class Communicator(abc.ABC):
         """allreduce every array of the list in place (packed into few messages); returns the list."""
 
     @abc.abstractmethod
+    def allreduce_into(self, arrays, out, op="sum"):
+        """Reduce the arrays (one dtype) over all workers into `out`, a C-contiguous array of that
+        dtype holding as many elements as all of them: their reduced concatenation, flattened.
+        The arrays are not modified (they need not be writable). Returns out. The all_reduce op
+        (tracejit.ops.collective) runs on this: one message per call."""
+
+    @abc.abstractmethod
     def broadcast(self, array, root=0):
         """Overwrite `array` on every worker with root's; returns it."""
 
@@ -124,6 +160,10 @@ class LocalCommunicator(Communicator):
         for array in arrays:
             self.allreduce(array, op)
         return arrays
+
+    def allreduce_into(self, arrays, out, op="sum"):
+        pack(arrays, check_packing(arrays, out, op))
+        return out
 
     def broadcast(self, array, root=0):
         check_array(array, "broadcast")

@@ -3,6 +3,7 @@ import warnings
 
 import numpy as np
 
+from .. import config
 from .utils import Progbar
 
 
@@ -43,7 +44,8 @@ class History(Callback):
 
 
 class ProgbarLogger(Callback):
-    """Prints "Epoch i/n" (when n > 1) and a Progbar per epoch; silent for the validation inside fit."""
+    """Prints "Epoch i/n" (when n > 1) and a Progbar per epoch; silent for the validation inside fit
+    and in a process whose output is off (the workers other than 0 of a multi-worker job)."""
 
     def __init__(self):
         super().__init__()
@@ -53,6 +55,8 @@ class ProgbarLogger(Callback):
     def set_params(self, params):
         super().set_params(params)
         self.verbose = 1 if params["verbose"] == "auto" else params["verbose"]
+        if not config.output_enabled():         # only the chief of a job prints
+            self.verbose = 0
         self.epochs, self.target = params["epochs"], params["steps"]
 
     def on_train_begin(self, logs=None):

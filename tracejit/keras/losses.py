@@ -1,5 +1,11 @@
-"""Keras losses: callables (y_true, y_pred, sample_weight=None) -> scalar mean loss."""
-from .. import ops
+"""Keras losses: callables (y_true, y_pred, sample_weight=None) -> scalar mean loss.
+
+Under a tf.distribute strategy with N replicas in sync, the mean ("sum_over_batch_size") is
+divided by N, as in Keras 3: each replica's mean over its own shard, summed over the replicas by
+the optimizer's gradient all-reduce, gives the gradient of the mean over the global batch. The
+"sum" and "none" reductions are never scaled (tf.nn.compute_average_loss is the TF way to use
+them in a custom loop)."""
+from .. import distribute, ops
 from ..ops.core import convert_to_tensor
 from .serialization import deserialize_keras_object, register_builtins
 
@@ -36,7 +42,23 @@ class Loss:
         if self.reduction == "none":
             return per_example
         total = ops.reduce_sum(per_example)
-        return total if self.reduction == "sum" else total / ops.cast(ops.size(per_example), total.dtype)
+        if self.reduction == "sum":
+            return total
+        # an empty batch (a worker's shard of a batch smaller than the worker count) has loss 0, not NaN
+        mean = total / ops.cast(ops.maximum(ops.size(per_example), 1), total.dtype)
+        return scale_loss_for_distribution(mean)
+
+
+def scale_loss_for_distribution(value):
+    """value / num_replicas_in_sync of the current strategy (unchanged with one replica)."""
+    replicas = distribute.get_strategy().num_replicas_in_sync
+    return value if replicas == 1 else value * (1.0 / replicas)
+
+
+def unscale_loss_for_distribution(value):
+    """The inverse of scale_loss_for_distribution: the replica's own mean loss."""
+    replicas = distribute.get_strategy().num_replicas_in_sync
+    return value if replicas == 1 else value * float(replicas)
 
 
 def _probabilities_to_log(y_pred):

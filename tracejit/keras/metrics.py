@@ -1,9 +1,14 @@
 """Keras metrics: state in non-trainable Variables, so updates work eagerly and inside @function.
 An update changes total and count together under the metric's lock, so threads updating and
-reading one metric eagerly never lose an update nor see a total without its count."""
+reading one metric eagerly never lose an update nor see a total without its count.
+
+Under a tf.distribute strategy with several replicas a metric's state is per replica and is
+summed over the replicas when read (TF's sync-on-read metric variables): result() is the metric
+of everything every replica saw, on every worker, so every worker must read it at the same
+points (it is a collective)."""
 import threading
 
-from .. import ops
+from .. import distribute, ops
 from ..context import init_scope
 from ..ops.core import convert_to_tensor
 from .serialization import deserialize_keras_object, register_builtins
@@ -18,6 +23,7 @@ class Metric:
         self.name = name or snake_case(type(self).__name__)
         self._dtype = dtype or "float32"
         self._lock = threading.RLock()
+        self._strategy = distribute.get_strategy()        # whose replicas share this metric
         with init_scope():
             self.total = Variable(0.0, name=f"{self.name}/total", trainable=False, dtype=dtype)
             self.count = Variable(0.0, name=f"{self.name}/count", trainable=False, dtype=dtype)
@@ -39,7 +45,15 @@ class Metric:
 
     def result(self):
         with self._lock:
-            return ops.divide(self.total, ops.maximum(self.count, 1e-12))
+            total, count = self.total.read_value(), self.count.read_value()
+        total, count = self._synchronized([total, count])
+        return ops.divide(total, ops.maximum(count, 1e-12))
+
+    def _synchronized(self, values):
+        """The state summed over the replicas (as it is, with one replica)."""
+        if self._strategy.num_replicas_in_sync == 1:
+            return values
+        return self._strategy.reduce(distribute.ReduceOp.SUM, values, axis=None)
 
     def reset_state(self):
         with self._lock:

@@ -2,14 +2,23 @@
 Keras 3's logs and progress output, train_step/test_step/predict_step to override, summary,
 save / save_weights / load_weights (.keras and .weights.h5 files as Keras 3 writes them; .npz
 weights for other suffixes) and export (a SavedModel with a `serve` endpoint).
-fit and evaluate run their steps as @function."""
+fit and evaluate run their steps as @function.
+
+Under a tf.distribute strategy (the one the model was compiled under), fit and evaluate run in
+its scope and each step through strategy.run, as Keras 3 does: `batch_size` is the GLOBAL batch,
+each worker steps on its shard of every global batch (in worker 0's shuffled order), the
+optimizer sums the gradients over the workers inside the compiled step, and metrics (the loss
+included) are summed over the workers when read: N workers follow the trajectory of one process
+with the same global batch (when it splits evenly into N shards; a partial last batch weighs each
+worker's mean alike, as in Keras 3)."""
+import functools
 import os
 import warnings
 import zipfile
 
 import numpy as np
 
-from .. import nest, ops
+from .. import distribute, nest, ops
 from ..autodiff import GradientTape
 from ..errors import DataLossError
 from ..fileio import atomic_write, npz_bytes
@@ -28,6 +37,15 @@ _STEP_FUNCTIONS = ("train_function", "test_function", "predict_function")
 
 def _functional_arguments(args, kwargs):
     return len(args) == 2 or (len(args) == 1 and "outputs" in kwargs) or ("inputs" in kwargs and "outputs" in kwargs)
+
+
+def _in_strategy_scope(method):
+    """Run the method in the scope of the model's strategy."""
+    @functools.wraps(method)
+    def in_scope(self, *args, **kwargs):
+        with self.distribute_strategy.scope():
+            return method(self, *args, **kwargs)
+    return in_scope
 
 
 class Model(Layer):
@@ -69,6 +87,7 @@ class Model(Layer):
         if loss_weights is not None or weighted_metrics is not None or steps_per_execution != 1:
             raise NotImplementedError("compile: loss_weights, weighted_metrics and steps_per_execution are not "
                                       "supported yet")
+        self._distribute_strategy = distribute.get_strategy()
         self._compile_config = {"optimizer": optimizer, "loss": loss, "loss_weights": None, "metrics": metrics,
                                 "weighted_metrics": None, "run_eagerly": run_eagerly, "steps_per_execution": 1,
                                 "jit_compile": False}
@@ -111,6 +130,21 @@ class Model(Layer):
         for metric in self.metrics:
             metric.reset_state()
 
+    @property
+    def distribute_strategy(self):
+        """The strategy the model was compiled under (fit and evaluate run in its scope)."""
+        return getattr(self, "_distribute_strategy", None) or distribute.get_strategy()
+
+    def _check_mirrored(self):
+        strategy = self.distribute_strategy
+        if strategy.num_replicas_in_sync == 1:
+            return
+        outside = [v.name for v in self.trainable_weights if not strategy.extended.variable_created_in_scope(v)]
+        if outside:
+            raise ValueError(f"{len(outside)} variable(s) of {self.name} were created outside the scope of "
+                             f"{strategy!r} (e.g. {outside[0]}), so they are not the same on every worker: create (or "
+                             "build) and compile the model inside `with strategy.scope():`")
+
     def _require_compiled(self, what):
         if not self.compiled:
             raise ValueError("You must call `compile()` before using the model.")
@@ -150,14 +184,16 @@ class Model(Layer):
             warnings.warn("The model does not have any trainable weights.", stacklevel=2)
         # the trackers are updated after the optimizer (Keras updates the loss tracker first: the same
         # values, but effects in this order let the compiled step update the weights in place early)
-        self._loss_tracker.update_state(loss, sample_weight=self._batch_size(x))
+        self._loss_tracker.update_state(losses_module.unscale_loss_for_distribution(loss),
+                                        sample_weight=self._batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def test_step(self, data):
         x, y, sample_weight = _unpack(data)
         y_pred = self(x, training=False)
         loss = self.compute_loss(x=x, y=y, y_pred=y_pred, sample_weight=sample_weight, training=False)
-        self._loss_tracker.update_state(loss, sample_weight=self._batch_size(x))
+        self._loss_tracker.update_state(losses_module.unscale_loss_for_distribution(loss),
+                                        sample_weight=self._batch_size(x))
         return self.compute_metrics(x, y, y_pred, sample_weight=sample_weight)
 
     def predict_step(self, data):
@@ -165,14 +201,15 @@ class Model(Layer):
         return self(x, training=False)
 
     def _step_function(self, kind):
-        """model.train_function(x, y[, sample_weight]) runs train_step((x, y[, sample_weight])), as a
-        @function unless run_eagerly (tensors as positional arguments: the fast call path)."""
+        """model.train_function(x, y[, sample_weight]) runs train_step((x, y[, sample_weight])) through
+        the strategy's run, as a @function unless run_eagerly (tensors as positional arguments: the fast
+        call path)."""
         attribute = f"{kind}_function"
         if getattr(self, attribute, None) is None:
-            step = getattr(self, f"{kind}_step")
+            step, strategy = getattr(self, f"{kind}_step"), self.distribute_strategy
 
             def run(*data):
-                return step(data)
+                return strategy.run(step, args=(data,))
             run.__name__ = f"{kind}_step"
             setattr(self, attribute, run if self.run_eagerly else function(run))
         return getattr(self, attribute)
@@ -183,11 +220,13 @@ class Model(Layer):
         return self._step_function("train")
 
     # ---- fit / evaluate / predict ----
+    @_in_strategy_scope
     def fit(self, x=None, y=None, batch_size=None, epochs=1, verbose="auto", callbacks=None, validation_split=0.0,
             validation_data=None, shuffle=True, class_weight=None, sample_weight=None, initial_epoch=0,
             steps_per_epoch=None, validation_steps=None, validation_batch_size=None, validation_freq=1):
         self._require_compiled("fit")
         _check_cardinality(x, y)
+        self._check_mirrored()
         if class_weight is not None or sample_weight is not None:
             raise NotImplementedError("fit: class_weight and sample_weight are not supported yet; pass a Dataset "
                                       "of (x, y, sample_weight) instead")
@@ -209,7 +248,7 @@ class Model(Layer):
             self.reset_metrics()
             callbacks.on_epoch_begin(epoch)
             logs = {}
-            for step, data in enumerate(_batches(x, y, batch_size, shuffle)):
+            for step, data in enumerate(_batches(x, y, batch_size, shuffle, self.distribute_strategy)):
                 if steps_per_epoch is not None and step >= steps_per_epoch:
                     break
                 callbacks.on_train_batch_begin(step)
@@ -228,6 +267,7 @@ class Model(Layer):
         callbacks.on_train_end(logs=epoch_logs)
         return callbacks.history
 
+    @_in_strategy_scope
     def evaluate(self, x=None, y=None, batch_size=None, verbose="auto", sample_weight=None, steps=None,
                  callbacks=None, return_dict=False):
         self._require_compiled("evaluate")
@@ -243,7 +283,7 @@ class Model(Layer):
         self.reset_metrics()
         callbacks.on_test_begin()
         logs = {}
-        for step, data in enumerate(_batches(x, y, batch_size, shuffle=False)):
+        for step, data in enumerate(_batches(x, y, batch_size, False, self.distribute_strategy)):
             if steps is not None and step >= steps:
                 break
             callbacks.on_test_batch_begin(step)
@@ -264,7 +304,7 @@ class Model(Layer):
         predict = self._step_function("predict")
         callbacks.on_predict_begin()
         outputs = []
-        for step, data in enumerate(_batches(x, None, batch_size, False)):
+        for step, data in enumerate(_batches(x, None, batch_size, False)):    # every worker predicts everything
             if steps is not None and step >= steps:
                 break
             callbacks.on_predict_batch_begin(step)
@@ -603,8 +643,18 @@ def _count_batches(x, batch_size):
     return -(-len(_array(x)) // batch_size)
 
 
-def _batches(x, y, batch_size, shuffle):
-    """Mini-batches (x, y) from arrays, or the elements of a Dataset."""
+def _batches(x, y, batch_size, shuffle, strategy=None):
+    """Mini-batches (x, y) from arrays, or the elements of a Dataset. Under a strategy of several
+    replicas: this worker's shard of each (global) batch."""
+    if strategy is None or strategy.num_replicas_in_sync == 1:
+        yield from _global_batches(x, y, batch_size, shuffle, strategy)
+        return
+    for batch in _global_batches(x, y, batch_size, shuffle, strategy):
+        start, stop = strategy.extended.local_shard_bounds(len(nest.flatten(batch)[0]))
+        yield nest.map_structure(lambda part: part[start:stop], batch)
+
+
+def _global_batches(x, y, batch_size, shuffle, strategy):
     from ..data import Dataset
     if isinstance(x, Dataset):
         for element in x:
@@ -616,6 +666,8 @@ def _batches(x, y, batch_size, shuffle):
     x = _array(x)
     y = None if y is None else _array(y)
     order = np.random.permutation(len(x)) if shuffle else np.arange(len(x))
+    if shuffle and strategy is not None and strategy.num_replicas_in_sync > 1:
+        order = strategy.extended.broadcast_from_chief(order)      # every worker: worker 0's order
     for start in range(0, len(x), batch_size):
         index = order[start: start + batch_size]
         yield (x[index],) if y is None else (x[index], y[index])

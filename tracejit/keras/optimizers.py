@@ -10,10 +10,14 @@ all "velocity" then all "momentum" (RMSprop), "accumulator" (Adagrad).
 
 An eager step (apply_gradients) holds the optimizer's lock: each step reads and writes slots and
 variables as one unit, so steps from several threads are never lost and equal the same steps in
-some sequential order."""
+some sequential order.
+
+Under a tf.distribute strategy with several replicas, apply_gradients first sums the gradients
+over the replicas (one packed all_reduce in the step, as Keras does with
+get_replica_context().all_reduce), so every worker applies the same update to its mirror."""
 import threading
 
-from .. import ops
+from .. import distribute, ops
 from ..context import init_scope
 from ..variables import Variable
 from .serialization import deserialize_keras_object, register_builtins, serialize_keras_object
@@ -95,6 +99,7 @@ class Optimizer:
         missing = [v.name for g, v in pairs if g is None]
         if len(missing) == len(pairs):
             raise ValueError(f"No gradients provided for any variable: {missing}")
+        pairs = _all_reduce_sum_gradients(pairs)
         with self._lock:
             self.build([v for _, v in pairs])
             step = ops.cast(self.iterations + 1, "float32")    # the new count, whether or not reads see the assign
@@ -137,6 +142,19 @@ class Optimizer:
         if isinstance(config.get("learning_rate"), dict):
             raise NotImplementedError("learning-rate schedules are not supported yet")
         return cls(**config)
+
+
+def _all_reduce_sum_gradients(pairs):
+    """The gradients summed over the replicas of the current strategy (unchanged with one)."""
+    if distribute.get_strategy().num_replicas_in_sync == 1:
+        return pairs
+    context = distribute.get_replica_context()
+    if context is None:
+        raise RuntimeError("apply_gradients() was called in the cross-replica context of a strategy with "
+                           f"{distribute.get_strategy().num_replicas_in_sync} replicas (inside strategy.scope(), "
+                           "outside strategy.run): run the training step with strategy.run(step, args=...)")
+    gradients = context.all_reduce(distribute.ReduceOp.SUM, [g for g, _ in pairs])
+    return [(g, v) for g, (_, v) in zip(gradients, pairs)]
 
 
 class SGD(Optimizer):

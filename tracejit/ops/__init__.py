@@ -24,6 +24,7 @@ from .shape import broadcast_to, expand_dims, reshape, shape, squeeze, transpose
 from .array import where_indices as _where_indices
 from . import ragged as _ragged, strings as _strings  # noqa: F401  (their primitives register here)
 from . import random  # noqa: F401
+from . import collective  # noqa: F401  (registers all_reduce and broadcast)
 from . import operators as _operators
 
 _operators.install()

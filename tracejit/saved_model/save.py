@@ -1,6 +1,8 @@
 """tf.saved_model.save: the object graph (modules, variables, containers, functions), every traced
 concrete function as its IR graph in JSON, the signatures, and the variables in the checkpoint
-format of tracejit/checkpoint.py. The format is documented in docs/saved_model.md."""
+format of tracejit/checkpoint.py. The format is documented in docs/saved_model.md. A process whose
+output is off (config.output_enabled(): the workers other than 0 of a multi-worker job) traces
+and encodes everything but writes no file."""
 import inspect
 import json
 import os
@@ -8,6 +10,7 @@ import warnings
 
 import numpy as np
 
+from .. import config
 from ..checkpoint import write as write_checkpoint
 from ..jit.function import ConcreteFunction, Function
 from ..jit.tracer import NONE_OUTPUT
@@ -42,6 +45,8 @@ def save(obj, export_dir, signatures=None, options=None):
         warnings.warn(f"Found untraced functions such as {', '.join(writer.untraced[:5])} while saving (showing "
                       f"{min(5, len(writer.untraced))} of {len(writer.untraced)}). These functions will not be "
                       "directly callable after loading.", stacklevel=2)
+    if not config.output_enabled():
+        return
     os.makedirs(os.path.join(export_dir, "assets"), exist_ok=True)
     os.makedirs(os.path.join(export_dir, "graphs"), exist_ok=True)
     write_checkpoint(os.path.join(export_dir, VARIABLES_PREFIX),

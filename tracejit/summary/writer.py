@@ -3,7 +3,10 @@ with TF's flushing policy: events wait in a queue of at most `max_queue`; the qu
 and flushed when one more arrives (TF's SummaryFileWriter: `queue.size() > max_queue`), when the
 oldest waiting event is `flush_secs` old (one timer thread serves every writer, so an idle writer
 flushes too), on flush()/close(), when the writer is garbage-collected, and at interpreter exit.
-A killed process loses at most the queued events."""
+A killed process loses at most the queued events.
+
+A process whose output is off (config.output_enabled(): the workers other than 0 of a multi-worker
+job) opens no file: its writers drop every event."""
 import atexit
 import os
 import socket
@@ -11,6 +14,7 @@ import threading
 import time
 import weakref
 
+from .. import config
 from . import events
 
 _open_writers = weakref.WeakSet()
@@ -24,6 +28,10 @@ class EventFileWriter:
             raise ValueError(f"max_queue must be a non-negative integer, got {max_queue!r}")
         if flush_secs is None or not flush_secs > 0:
             raise ValueError(f"the flush interval must be positive, got {flush_secs!r} seconds")
+        self._closed = False
+        if not config.output_enabled():
+            self.path = self._file = None
+            return
         os.makedirs(logdir, exist_ok=True)
         self.path = os.path.join(logdir, f"events.out.tfevents.{int(time.time())}.{socket.gethostname()}"
                                          f".{os.getpid()}.{id(self) % 100000}{filename_suffix}")
@@ -31,7 +39,6 @@ class EventFileWriter:
         self._lock = threading.Lock()
         self._queue = []                    # serialized records not yet in the file
         self._due = None                    # monotonic time when the queue must be flushed
-        self._closed = False
         self._file = open(self.path, "wb")
         self._file.write(events.record(events.event(file_version="brain.Event:2")))
         self._file.flush()                  # a valid (empty) event file from the start
@@ -39,6 +46,8 @@ class EventFileWriter:
         _start_timer()
 
     def write(self, event_bytes):
+        if self._file is None:
+            return
         record = events.record(event_bytes)
         with self._lock:
             if self._closed:
@@ -55,11 +64,16 @@ class EventFileWriter:
                 _timer_wakeup.notify()
 
     def flush(self):
+        if self._file is None:
+            return
         with self._lock:
             if not self._closed:
                 self._write_queue()
 
     def close(self):
+        if self._file is None:
+            self._closed = True
+            return
         with self._lock:
             if self._closed:
                 return
