@@ -444,3 +444,15 @@ def test_keras_corrupt_weights_file_raises_data_loss_error(tmp_path):
         scenario.restored_generation()
     with pytest.raises(FileNotFoundError):
         scenario.model.load_weights(str(tmp_path / "absent.npz"))
+
+
+def test_restored_save_counter_continues_the_numbering(tmp_path):
+    checkpoint = tf.train.Checkpoint(v=tf.Variable(1.0))
+    manager = tf.train.CheckpointManager(checkpoint, str(tmp_path), max_to_keep=5)
+    manager.save(), manager.save()
+    restored = tf.train.Checkpoint(v=tf.Variable(0.0))
+    restored.restore(manager.latest_checkpoint).assert_consumed()
+    assert int(restored.save_counter) == 2 and float(restored.v) == 1.0
+    again = tf.train.CheckpointManager(restored, str(tmp_path), max_to_keep=5)
+    assert again.save().endswith("ckpt-3")          # never overwrites ckpt-1
+    assert [os.path.basename(p) for p in again.checkpoints] == ["ckpt-1", "ckpt-2", "ckpt-3"]

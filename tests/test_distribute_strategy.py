@@ -127,11 +127,7 @@ def test_all_reduce_packs_tensors_into_one_node_and_buffer_per_dtype(workers):
     np.testing.assert_array_equal(mean.numpy(), a.numpy())
 
 
-@pytest.mark.parametrize("backend", ["numpy", pytest.param("native", marks=pytest.mark.xfail(
-    strict=True, reason="the native backend hoists host steps that read only arguments ahead of the others "
-                        "(backend/native/plan.py, Plan._order), effects included: here the int32 all_reduce runs "
-                        "first. Workers stay consistent (MultiWorkerMirroredStrategy makes every worker run the "
-                        "same tier), but effects should keep program order"))])
+@pytest.mark.parametrize("backend", ["numpy", "native"])
 def test_a_compiled_step_runs_its_collectives_in_program_order(workers, backend, monkeypatch):
     monkeypatch.setattr(tf.config, "backend", lambda: backend)
     args = tf.constant(np.ones((2, 3), np.float32)), tf.constant([1, 2]), tf.constant([5.0, 6.0])

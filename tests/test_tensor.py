@@ -152,3 +152,12 @@ def test_string_tensors():
     t = tf.constant(["ab", "c"])
     assert t.dtype == tf.string and t.numpy().tolist() == [b"ab", b"c"]
     assert (t == tf.constant(["ab", "x"])).numpy().tolist() == [True, False]
+
+
+@pytest.mark.parametrize("dtype", [tf.int32, tf.int64, tf.bool, tf.float64])
+def test_empty_python_lists_take_the_requested_dtype(dtype):
+    t = tf.constant([], dtype)
+    assert t.dtype == dtype and t.shape == (0,)
+    assert tf.constant([[], []], dtype).shape == (2, 0)
+    assert tf.convert_to_tensor([], dtype_hint=dtype).dtype == dtype
+    assert tf.constant([]).dtype == tf.float32

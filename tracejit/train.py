@@ -8,6 +8,7 @@ from .module import Module, variable_paths
 from .variables import Variable
 
 VALUE_SUFFIX = ".ATTRIBUTES/VARIABLE_VALUE"
+_SAVE_COUNTER = f"save_counter/{VALUE_SUFFIX}"
 
 
 def _variables(obj, path, found):
@@ -55,7 +56,9 @@ class Checkpoint:
         return found + [p for key, value in self._objects.items() for p in _variables(value, key, [])]
 
     def write(self, file_prefix):
-        return write(file_prefix, {name: v.numpy() for name, v in self._pairs()})
+        arrays = {name: v.numpy() for name, v in self._pairs()}
+        arrays[_SAVE_COUNTER] = self.save_counter.numpy()
+        return write(file_prefix, arrays)
 
     def save(self, file_prefix):
         """As TF: the state file then names this checkpoint only (CheckpointManager keeps a history)."""
@@ -67,7 +70,10 @@ class Checkpoint:
     def restore(self, save_path):
         if save_path is None:
             return _RestoreStatus(False)
-        assign_all(self._pairs(), read(save_path), save_path)
+        arrays = read(save_path)
+        # the counter goes on from the restored one (files written without it, e.g. a SavedModel's, start at 0)
+        counter = [(_SAVE_COUNTER, self.save_counter)] if _SAVE_COUNTER in arrays else []
+        assign_all(self._pairs() + counter, arrays, save_path)
         return _RestoreStatus(True)
 
     read = restore

@@ -106,11 +106,12 @@ def convert_to_tensor(value, dtype=None, dtype_hint=None, name=None):
     from_python = not isinstance(value, (np.ndarray, np.generic))
     array = _python_array(value)
     natural = _dt.default_dtype_for_array(array) if from_python else _dt.as_dtype(array.dtype)
+    empty_python = from_python and array.size == 0 and natural.kind not in "sb"    # [] takes any numeric dtype
     if dtype is not None:
-        if from_python and not _convertible(natural, dtype):
+        if from_python and not empty_python and not _convertible(natural, dtype):
             raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {dtype.name}")
         target = dtype
-    elif dtype_hint is not None and _convertible(natural, _dt.as_dtype(dtype_hint)):
+    elif dtype_hint is not None and (empty_python or _convertible(natural, _dt.as_dtype(dtype_hint))):
         target = _dt.as_dtype(dtype_hint)
     elif dtype_hint is not None and from_python:
         raise TypeError(f"Cannot convert {_short(value)} to a tensor of dtype {_dt.as_dtype(dtype_hint).name}")

@@ -9,7 +9,8 @@ allocated once, with regions reused once their last reader has run (liveness, fi
 
 Nodes the native code cannot compute run on the host (their NumPy implementation) between
 native segments; host steps whose inputs are all known before the first segment (random draws)
-run before it, so they do not split the graph."""
+run before it, so they do not split the graph — effects and stateful steps keep their program
+order among themselves."""
 import numpy as np
 
 from ...ir.analysis import shape_size
@@ -184,6 +185,7 @@ class Plan:
         function (random draws) run first, in program order, so they do not split the native code."""
         self._host_set, late = set(), set()         # late: values computed after the hoisted steps
         segment = []
+        ordered_late = False        # an effect or stateful step stayed in place: later ones stay too
         for node in nodes:
             if node.prim in (ASSIGN, CONST):
                 continue
@@ -200,9 +202,11 @@ class Plan:
                 continue
             for step in node.params["members"] if node.prim is FUSED else [node]:   # host steps are single ops
                 self._host_set.add(step)
-                if not any(id(v) in late for v in step.inputs):
+                ordered = step.prim.effect or step.prim.stateful       # keeps program order among these
+                if not any(id(v) in late for v in step.inputs) and not (ordered and ordered_late):
                     self.hoisted.append(step)
                     continue
+                ordered_late = ordered_late or ordered
                 late.update(id(v) for v in step.outputs)
                 if segment:
                     self.segments.append(segment)
