@@ -1,5 +1,6 @@
 """Each pass on small graphs: what it changed (reports) and the resulting IR text."""
 import numpy as np
+import pytest
 
 import tracejit as tf
 from tracejit.passes import cse, dce, fold, fuse, optimize, simplify
@@ -99,8 +100,8 @@ def test_pipeline_reports_and_result_matches_eager():
     x, w = np.random.default_rng(0).normal(size=(4, 3)).astype(np.float32), tf.ones([3, 2])
     concrete = tf.function(f).get_concrete_function(x, w)
     optimized, reports = optimize(concrete.graph)
-    assert [r.name for r in reports] == ["fold", "simplify", "cse", "dce", "fold", "simplify", "cse", "dce", "fuse",
-                                         "inplace"]
+    assert [r.name for r in reports] == ["fold", "simplify", "cse", "dce", "fold", "simplify", "cse", "epilogue",
+                                         "dce", "fuse", "inplace"]
     by_name = {r.name: r for r in reports if r.changes}
     assert "simplify" in by_name and "fuse" in by_name
     assert concrete.optimized_graph is not concrete.graph
@@ -114,3 +115,44 @@ def test_debug_level_2_prints_each_pass(capsys):
     # each pass is shown as a unified diff of the IR, not as a whole graph
     assert "--- before fuse\n+++ after fuse" in err and "+  %5 = fused[exp,add] %0, %4" in err
     assert "-  %3 = multiply %1, %2" in err and err.count("graph <lambda>(") <= 2
+
+
+@pytest.mark.parametrize("update", ["sub_scaled", "add_scaled_left", "add_plain", "scaled_right"])
+def test_gemm_epilogue_absorbs_a_scaled_update_and_stores_it_in_place(update):
+    rng = np.random.default_rng(5)
+    x, g = rng.normal(size=(6, 4)).astype(np.float32), rng.normal(size=(6, 3)).astype(np.float32)
+    w = tf.Variable(rng.normal(size=(4, 3)).astype(np.float32))
+    rules = {"sub_scaled": lambda w, p: w - 0.1 * p, "add_scaled_left": lambda w, p: (p * 0.5) + w,
+             "add_plain": lambda w, p: w + p, "scaled_right": lambda w, p: w - p * 2.0}
+    alphas = {"sub_scaled": -0.1, "add_scaled_left": 0.5, "add_plain": 1.0, "scaled_right": -2.0}
+
+    def step(x, g):
+        w.assign(rules[update](w, tf.matmul(x, g, transpose_a=True)))
+    expected = rules[update](w.numpy(), x.T @ g)
+    tf.function(step)(x, g)
+    np.testing.assert_allclose(w.numpy(), expected, rtol=1e-5, atol=1e-6)
+    graph = tf.function(step).get_concrete_function(x, g).optimized_graph
+    (gemm,) = [n for n in graph.nodes if n.op == "gemm"]
+    assert abs(gemm.params["alpha"] - alphas[update]) < 1e-6 and gemm.params["transpose_a"]
+    assert not any(n.op in ("matmul", "fused") for n in graph.nodes)
+    (assign,) = [n for n in graph.nodes if n.op == "assign"]
+    assert assign.params.get("in_place") is True
+
+
+def test_gemm_epilogue_leaves_products_used_twice_or_broadcast_alone():
+    x, w = tf.ones([2, 3]), tf.ones([3, 4])
+    reused = tf.function(lambda x, w: (tf.ones([2, 4]) - tf.matmul(x, w), tf.matmul(x, w) * 2.0))
+    graph = str(reused.get_concrete_function(x, w).optimized_graph)
+    assert "gemm" not in graph
+    bias = tf.function(lambda x, w: tf.matmul(x, w) + tf.ones([4]))      # broadcast: not C's shape
+    assert "gemm" not in str(bias.get_concrete_function(x, w).optimized_graph)
+    np.testing.assert_array_equal(bias(x, w).numpy(), np.full((2, 4), 4.0, np.float32))
+
+
+def test_gemm_reading_its_own_accumulator_is_not_made_in_place():
+    w = tf.Variable(np.eye(3, dtype=np.float32) * 2.0)
+    step = tf.function(lambda: w.assign(w - 0.5 * tf.matmul(w, w)))      # A and B are w: needs a copy
+    step()
+    np.testing.assert_allclose(w.numpy(), np.eye(3) * 2.0 - 0.5 * np.eye(3) * 4.0)
+    (assign,) = [n for n in step.get_concrete_function().optimized_graph.nodes if n.op == "assign"]
+    assert not assign.params.get("in_place")

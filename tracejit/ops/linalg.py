@@ -48,6 +48,30 @@ _matmul.impl = _matmul_impl
 _matmul.vjp = _matmul_vjp
 
 
+@op("gemm", MATMUL, dtypes=dt.FLOATS, sample="gemm")
+def _gemm(a, b, c, alpha=1.0, transpose_a=False, transpose_b=False):
+    """c + alpha * matmul(a, b): BLAS's C = alpha A B + beta C with beta 1. Not public API: the
+    epilogue pass rewrites `c - s * matmul(a, b)` (an SGD update) into it."""
+    shape, dtype = _matmul.rule(a, b, transpose_a=transpose_a, transpose_b=transpose_b)
+    if shape is None or tuple(c.shape) != tuple(shape):
+        raise InvalidArgumentError(f"gemm: c has shape {list(c.shape)}, the product {shape}")
+    return shape, dtype
+
+
+def _gemm_impl(a, b, c, alpha=1.0, transpose_a=False, transpose_b=False):
+    product = _matmul_impl(a, b, transpose_a, transpose_b)
+    return c + product.dtype.type(alpha) * product
+
+
+def _gemm_vjp(g, a, b, c, out, alpha=1.0, transpose_a=False, transpose_b=False):
+    ga, gb = _matmul_vjp(g * alpha, a, b, None, transpose_a, transpose_b)
+    return ga, gb, g
+
+
+_gemm.impl = _gemm_impl
+_gemm.vjp = _gemm_vjp
+
+
 def matmul(a, b, transpose_a=False, transpose_b=False, adjoint_a=False, adjoint_b=False, name=None):
     a, b = convert_inputs(_matmul, (a, b))
     return _matmul(a, b, transpose_a=bool(transpose_a or adjoint_a), transpose_b=bool(transpose_b or adjoint_b))

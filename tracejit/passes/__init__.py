@@ -12,10 +12,11 @@ import time
 from .. import config
 from ..ir.primitives import FUSED
 from ..ir.verify import verify
-from . import cse, dce, fold, fuse, inplace, simplify
+from . import cse, dce, epilogue, fold, fuse, inplace, simplify
 
-PASSES = {"fold": fold, "simplify": simplify, "cse": cse, "dce": dce, "fuse": fuse, "inplace": inplace}
-PIPELINE = ["fold", "simplify", "cse", "dce", "fold", "simplify", "cse", "dce", "fuse", "inplace"]
+PASSES = {"fold": fold, "simplify": simplify, "cse": cse, "dce": dce, "epilogue": epilogue, "fuse": fuse,
+          "inplace": inplace}
+PIPELINE = ["fold", "simplify", "cse", "dce", "fold", "simplify", "cse", "epilogue", "dce", "fuse", "inplace"]
 
 
 class FusedGroup:

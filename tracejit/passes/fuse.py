@@ -134,6 +134,9 @@ def run(graph, can_lower=_any_elementwise):
         for v in node.inputs:
             if g is None or v.node is None or member_of.get(id(v.node)) is not g:
                 used_outside.add(id(v))
+    # a group nothing uses is dead code (DCE may be disabled, e.g. while bisecting): left unfused
+    groups = [g for g in groups if any(id(m.outputs[0]) in used_outside for m in g.members)]
+    member_of = {id(m): g for g in groups for m in g.members}
     fused = {id(g): _fused_node(g, used_outside) for g in groups}
     position = {}
     nodes = []

@@ -7,7 +7,7 @@ from ... import dtypes as dt
 from ...ir.analysis import shape_size
 from ...ops import REGISTRY as P
 from ...ops.conv import window_geometry
-from .emit import KernelInfo, compute_kind, nest
+from .emit import KernelInfo, compute_kind, emit_copy, nest
 from .lowering import LOWERINGS
 from .plan import Storage, c_strides
 
@@ -33,7 +33,8 @@ class Rule:
 class Matmul(Rule):
     """C = op(A) op(B) through cblas gemm (row-major, 64-bit integers), one call per batch matrix.
     An operand whose last two dims are neither row- nor column-major (a broadcast, a literal) is
-    first copied into scratch memory."""
+    first copied into scratch memory. `gemm` nodes (C + alpha op(A) op(B)) pass alpha and beta = 1,
+    after copying C into the result unless the result is stored over C (an in-place update)."""
 
     def accepts(self, node):
         from kernels.blas import gemm_address
@@ -42,8 +43,11 @@ class Matmul(Rule):
 
     def emit(self, em, node):
         fn = em.fn
-        a, b = node.inputs
+        a, b = node.inputs[:2]
         out = node.outputs[0]
+        accumulate = len(node.inputs) == 3
+        if accumulate and not _same_storage(em.storage(node.inputs[2]), em.storage(out)):
+            emit_copy(em, node.inputs[2], em.storage(out))
         kind = compute_kind(out.dtype)
         m, n = out.shape[-2], out.shape[-1]
         k = a.shape[-2] if node.params.get("transpose_a") else a.shape[-1]
@@ -69,12 +73,17 @@ class Matmul(Rule):
             c_address = fn.b.inttoptr((em.address(out_storage.base) + c * size).value, pointer)
             arguments = [ir.Constant(i32, _ROW_MAJOR), ir.Constant(i32, a_matrix["trans"]),
                          ir.Constant(i32, b_matrix["trans"]), ir.Constant(i64, m), ir.Constant(i64, n),
-                         ir.Constant(i64, k), ir.Constant(real, 1.0), address(a_matrix, indices),
-                         ir.Constant(i64, a_matrix["ld"]), address(b_matrix, indices), ir.Constant(i64, b_matrix["ld"]),
-                         ir.Constant(real, 0.0), c_address, ir.Constant(i64, n)]
+                         ir.Constant(i64, k), ir.Constant(real, node.params.get("alpha", 1.0)),
+                         address(a_matrix, indices), ir.Constant(i64, a_matrix["ld"]), address(b_matrix, indices),
+                         ir.Constant(i64, b_matrix["ld"]), ir.Constant(real, 1.0 if accumulate else 0.0), c_address,
+                         ir.Constant(i64, n)]
             fn.call_address(gemm, ir.VoidType(), signature, arguments)
         nest(em, batch, call)
         self.record(em, node, 2 * shape_size(out.shape) * k)
+
+
+def _same_storage(a, b):
+    return a.literal is None and a.base is b.base and a.offset == b.offset and a.strides == b.strides
 
 
 def _matrix(em, value, transposed):
@@ -157,6 +166,7 @@ class Im2col(Rule):
 
 
 LOWERINGS.register(P["matmul"], Matmul())
+LOWERINGS.register(P["gemm"], Matmul())
 LOWERINGS.register(P["one_hot"], OneHot())
 LOWERINGS.register(P["im2col"], Im2col())
 
