@@ -180,6 +180,13 @@ class Function:
                                                                 ir.FunctionType(t, [t] * len(args)))
         return Scalar(self, self.b.call(self._declared[key], [a.value for a in args], fastmath=FAST), kind)
 
+    def cycles(self):
+        """The CPU's cycle counter (rdtsc on x86) as an i64 Scalar: for profiling builds."""
+        if "readcyclecounter" not in self._declared:
+            self._declared["readcyclecounter"] = self.module.declare_intrinsic(
+                "llvm.readcyclecounter", (), ir.FunctionType(ir.IntType(64), []))
+        return Scalar(self, self.b.call(self._declared["readcyclecounter"], []), "i64")
+
     # ---- float16 storage: bits in an i16, computed as float32 ----
     def half_to_float(self, bits):
         half = self.b.bitcast(bits.value, ir.HalfType())

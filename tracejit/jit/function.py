@@ -84,6 +84,19 @@ class ConcreteFunction:
         arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
         return self._call_flat(arrays)
 
+    def profile(self, n_calls=100, args=None):
+        """Measured time per kernel of the native code over `n_calls` calls, with achieved GFLOP/s
+        and GB/s against this machine's peaks (see jit/profile.py). Variables are left unchanged."""
+        from .profile import profile
+        return profile(self, n_calls, args)
+
+    def fusion_report(self):
+        """Every kernel with its member ops, static FLOPs/bytes, and why it was not fused with the
+        kernels it reads from (see jit/fusion_report.py)."""
+        from ..backend import current_backend
+        from .fusion_report import fusion_report
+        return fusion_report(self, current_backend().can_lower)
+
     def pretty_printed_signature(self, verbose=True):
         """TF's text: "Input Parameters: / Output Type: / Captures:" (verbose), else a Python signature."""
         return function_type.pretty(self.function_type, self._captures, verbose)

@@ -151,3 +151,25 @@ def run(graph, can_lower=_any_elementwise):
     graph.nodes = topological_order(nodes, position)
     return [f"fused[{','.join(m.op for m in g.members)}] -> {', '.join(map(repr, fused[id(g)].outputs))}"
             for g in groups]
+
+
+# ---- why kernels are where they are (concrete.fusion_report) ----
+def boundary_reason(producer, consumer, value, uses, can_lower=_any_elementwise):
+    """Why `producer` (which computes `value`) and `consumer` (which reads it) run in different
+    kernels, by the rules above."""
+    for node in (producer, consumer):
+        trailing_reduction = node is consumer and node.prim.monoid is not None
+        if node.prim.kind != ELEMENTWISE and not trailing_reduction:
+            return f"{node.op} boundary"
+    for node in (producer, consumer):
+        if node.prim.monoid is None and not fusible(node, can_lower):
+            return f"{node.op} does not lower into a loop"
+    if consumer.prim.monoid is not None:
+        if not value.dtype.is_floating:
+            return "reduction of integers (kept exact, outside loops)"
+        if uses.get(id(value), 0) > 1:
+            return f"{uses[id(value)]} consumers (a fused reduction needs its input's only reader)"
+        return "the group has other results (a reduction joins a group with one result)"
+    if tuple(producer.outputs[0].shape) != tuple(consumer.outputs[0].shape):
+        return f"shape mismatch {list(producer.outputs[0].shape)} vs {list(consumer.outputs[0].shape)}"
+    return "merging would create a cycle through a node outside the group"

@@ -18,6 +18,24 @@ def executable(graph, debug=None, on_host=()):
     return TieredExecutable(graph, debug, on_host)
 
 
+def profiling_executable(graph):
+    """A native executable of `graph` (compiled now) whose code adds each node's CPU cycles to
+    `cycle_counts` (entries: `profile_entries`) and times its host steps (`host_seconds`)."""
+    from .build import Lowered, NotLowerable
+    try:
+        lowered = Lowered(graph, profile=True)
+    except NotLowerable as error:
+        raise ValueError(f"{graph.name} cannot be profiled: it runs on the interpreter ({error})") from None
+    code = lowered.load_cached() or lowered.compile()
+    return lowered.executable(code, threading.RLock())
+
+
+def cycles_per_second():
+    """The rate of the cycle counter profiling builds read (measured once per process)."""
+    from .compile import cycles_per_second as measure
+    return measure()
+
+
 class TieredExecutable:
     """Runs a graph on the best tier available: native code once it is ready, the interpreter
     before (and for good when the graph cannot be lowered). One lock serializes calls of both

@@ -62,8 +62,9 @@ class Lowered:
     """A graph's native form short of compiled code: the plan and the LLVM IR of every segment.
     `load_cached()` finds the object code in the cache; `compile()` builds and caches it."""
 
-    def __init__(self, graph, on_host=()):
-        """on_host: ids of nodes that must run on the host even though they lower."""
+    def __init__(self, graph, on_host=(), profile=False):
+        """on_host: ids of nodes that must run on the host even though they lower. profile: count
+        each node's cycles (see SegmentEmitter); `profile_entries` then lists (node, KernelInfos)."""
         if any(d is None for v in _values(graph) for d in v.shape):
             raise NotLowerable("the graph has dimensions of unknown size (native code needs static shapes)")
         from llvmlite import ir
@@ -80,10 +81,12 @@ class Lowered:
             raise NotLowerable("no node of the graph runs natively")
         module = ir.Module(name=graph.name)
         self.names, self.kernels, self.errors, scratch, functions = {}, [], [], 0, {}
+        self.profile_entries = [] if profile else None
         for index in native_segments:
             name = f"segment_{index}"
             emitter = SegmentEmitter(module, self.plan, self.plan.segments[index], name, slots,
-                                     self.plan.workspace_bytes, self.errors, parallel=index in self.plan.parallel)
+                                     self.plan.workspace_bytes, self.errors, parallel=index in self.plan.parallel,
+                                     profile=self.profile_entries)
             emitter.build(final_copies=self.plan.native_copies if index == native_segments[-1] else ())
             scratch = max(scratch, emitter.scratch_needed)
             self.kernels += emitter.kernels
@@ -115,7 +118,7 @@ class Lowered:
 
     def executable(self, code, lock):
         return NativeExecutable(self.plan, code, self.names, self.entries, self.workspace_bytes, lock,
-                                self.kernels, self.errors)
+                                self.kernels, self.errors, self.profile_entries)
 
 
 def _values(graph):

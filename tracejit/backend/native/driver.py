@@ -13,6 +13,7 @@ import concurrent.futures
 import ctypes
 import os
 import sys
+import time
 
 import numpy as np
 
@@ -89,10 +90,11 @@ def slot_arguments(plan, entries):
 
 
 class NativeExecutable:
-    def __init__(self, plan, code, names, entries, workspace_bytes, lock, kernels, errors):
+    def __init__(self, plan, code, names, entries, workspace_bytes, lock, kernels, errors, profile_entries=None):
         """code: the loaded object code; names: {segment index: function name}; entries: indices of
         segments called through their builtin entry; errors: message templates of the native
-        code's checks (status k means errors[k - 1])."""
+        code's checks (status k means errors[k - 1]); profile_entries: of a profiling build, the
+        (node, KernelInfos) whose cycles `cycle_counts` accumulates (host steps: `host_seconds`)."""
         from kernels.blas import gemm_address
         self.plan, self.kernels, self.code = plan, kernels, code
         self.memory = dict(plan.describe(), workspace_bytes=workspace_bytes)
@@ -109,12 +111,17 @@ class NativeExecutable:
         self._arguments = slot_arguments(plan, entries)
         self._workspace = np.zeros(max(workspace_bytes, 8), np.uint8)
         self._keep = []
+        self.profile_entries = profile_entries
+        self.cycle_counts = np.zeros(max(len(profile_entries or ()), 1), np.int64)
+        self._host_nodes, self._host_time = {}, {}      # id(host step) -> its node; -> seconds (profiling)
+        host = _host if profile_entries is None else self._timed_host
         namespace = {"np": np, "P": self._slots, "_rc": sys.getrefcount, "_empty": np.empty,
-                     "_contiguous": _contiguous, "_private": _private_buffer, "_host": _host, "_view": _view,
+                     "_contiguous": _contiguous, "_private": _private_buffer, "_host": host, "_view": _view,
                      "_fail": self._fail, "_parallel": _parallel, "LOCK": lock,
                      "_code": code}        # ctypes functions do not keep their code alive
         reserved = {"workspace": id(self._workspace), "errors": id(self._error_cell),
-                    "gemm_float32": gemm_address("float32") or 0, "gemm_float64": gemm_address("float64") or 0}
+                    "gemm_float32": gemm_address("float32") or 0, "gemm_float64": gemm_address("float64") or 0,
+                    "profile": id(self.cycle_counts)}
         for index, name in enumerate(RESERVED_SLOTS):
             self._slots[index] = reserved[name]
         self.driver_source = self._driver(namespace)
@@ -123,6 +130,18 @@ class NativeExecutable:
 
     def __call__(self, arrays):
         return self.run(arrays)
+
+    def _timed_host(self, step, *arrays):
+        start = time.perf_counter()
+        try:
+            return _host(step, *arrays)
+        finally:
+            self._host_time[id(step)] = self._host_time.get(id(step), 0.0) + time.perf_counter() - start
+
+    @property
+    def host_seconds(self):
+        """Of a profiling build: [(host step node, seconds summed over the calls)]."""
+        return [(node, self._host_time.get(key, 0.0)) for key, node in self._host_nodes.items()]
 
     def _fail(self, index, status):
         """A check in native code failed (e.g. an index out of range): the same error eager execution raises."""
@@ -199,7 +218,8 @@ class NativeExecutable:
     def _host_step(self, node, emit, ns, local):
         key = f"H{len(ns)}"
         out = node.outputs[0]
-        ns[key] = (node.prim, node.params, out.dtype.np)
+        ns[key] = step = (node.prim, node.params, out.dtype.np)
+        self._host_nodes[id(step)] = node
         arguments = [self._host_input(v, ns, local) for v in node.inputs]
         base = self.plan.storage[id(out)].base
         name = f"r{base.index}"

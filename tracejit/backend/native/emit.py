@@ -43,8 +43,11 @@ class KernelInfo:
 class SegmentEmitter:
     """Builds one segment's function into `module`. `slots`: P indices of the workspace and BLAS entries."""
 
-    def __init__(self, module, plan, nodes, name, slots, scratch_offset, errors, parallel=False):
+    def __init__(self, module, plan, nodes, name, slots, scratch_offset, errors, parallel=False, profile=None):
+        """profile: None, or a list shared by the module's segments that collects one entry per
+        node, (node, its KernelInfos); each node's cycles are then added to P[profile][entry]."""
         self.plan, self.nodes, self.name, self.slots = plan, nodes, name, slots
+        self.profile = profile
         self.fn = Function(module, name)
         self.ops = IROps(self.fn)
         self.parallel = parallel
@@ -153,11 +156,24 @@ class SegmentEmitter:
                 self._addresses[id(base)] = self.data_address(base.slot)
         for node in self.nodes:
             self._scratch_top = 0
+            first, start = len(self.kernels), self.fn.cycles() if self.profile is not None else None
             emit_node(self, node)
+            if start is not None and len(self.kernels) > first:
+                self._count_cycles(start, node, self.kernels[first:])
         for base, value in final_copies:
             emit_copy(self, value, Storage(base, base.shape))
         self.fn.finish()
         return self
+
+    def _count_cycles(self, start, node, kernels):
+        """P[profile][entry] += cycles since `start` (in a parallel segment, chunk 0's)."""
+        fn = self.fn
+        entry = len(self.profile)
+        self.profile.append((node, kernels))
+        elapsed = fn.arith("sub", fn.cycles(), start)
+        counters = fn.pointer(self.data_address(self.slots["profile"]), "i64")
+        with fn.when(fn.compare("==", fn.wrap(fn.chunk, "i64"), fn.const(0, "i64"))):
+            fn.store(counters, entry, fn.arith("add", fn.load(counters, entry, "i64"), elapsed))
 
 
 def emit_node(em, node):

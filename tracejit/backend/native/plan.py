@@ -17,8 +17,9 @@ from ...ir.analysis import shape_size
 from ...ir.primitives import ASSIGN, CONST, FUSED
 
 ALIGNMENT = 64
-# P's first slots, before the bases': the workspace array, the error cell, BLAS entry points (0: none)
-RESERVED_SLOTS = ("workspace", "errors", "gemm_float32", "gemm_float64")
+# P's first slots, before the bases': the workspace array, the error cell, BLAS entry points (0: none),
+# the cycle counters of a profiling build
+RESERVED_SLOTS = ("workspace", "errors", "gemm_float32", "gemm_float64", "profile")
 # Constants with all elements equal become literals in the loops that read them; a non-loop
 # reader (e.g. GEMM) gets the array itself.
 INPUT, VARIABLE, CONSTANT, OUTPUT, CARRY, HOST, WORKSPACE = (
