@@ -159,6 +159,15 @@ def picture(concrete):
           "(render: dot -Tsvg; or `python -m tracejit graph FILE.py:func --args ... -o out.svg`)")
 
 
+def kernels(concrete):
+    section("8. Where the time goes: fusion report and measured kernel profile")
+    report = concrete.fusion_report()
+    print("\n".join(str(report).splitlines()[:8]), "\n  ...")
+    x, y = batch(32)
+    profile = concrete.profile(50, args=(x, y))           # the variables are restored afterwards
+    print("\n".join(str(profile).splitlines()[:9]), "\n  ...")
+
+
 def main():
     start = time.perf_counter()
     step = retrace_advice()
@@ -168,6 +177,7 @@ def main():
     trace_report(step)
     parity()
     picture(concrete)
+    kernels(concrete)
     print(f"\ntour finished in {time.perf_counter() - start:.1f} s")
 
 

@@ -25,5 +25,8 @@ def test_debugging_tour_shows_every_diagnostic():
         "compiled results match eager execution",
         "culprit: pass 'simplify'",
         "fused clusters",
+        "not fused: matmul boundary",
+        "peaks measured here:",
+        "us/call",
     ]
     assert [line for line in expected if line not in out] == []

@@ -46,6 +46,7 @@ class Profile:
     """Rows (KernelTime, slowest first), the wall time per call, and the machine's peaks."""
 
     def __init__(self, name, rows, call_seconds, peaks, calls):
+        """call_seconds and each row's seconds: medians over the calls."""
         self.name, self.rows, self.call_seconds, self.peaks, self.calls = name, rows, call_seconds, peaks, calls
 
     @property
@@ -64,7 +65,7 @@ class Profile:
 
     def __str__(self):
         peaks = self.peaks
-        lines = [f"profile of {self.name}: {self.calls} calls, {self.call_seconds * 1e6:.1f} us per call; "
+        lines = [f"profile of {self.name}: {self.calls} calls, median {self.call_seconds * 1e6:.1f} us per call; "
                  f"kernels {self.kernel_seconds * 1e6:.1f} us "
                  f"({self.kernel_seconds / self.call_seconds:.0%} of the call; the rest is the driver)",
                  f"peaks measured here: {peaks['gflops']:.1f} GFLOP/s (sgemm), {peaks['gbytes']:.1f} GB/s (copy)",
@@ -118,7 +119,8 @@ def _synthesized(specs):
 
 def profile(concrete, n_calls=100, args=None):
     """Run `concrete`'s instrumented native code `n_calls` times (after one warm-up call) and
-    return a Profile. args: the call's tensors/arrays (default: synthesized from the signature)."""
+    return a Profile of median times per call. args: the call's tensors/arrays (default:
+    synthesized from the signature)."""
     from ..backend import current_backend
     backend = current_backend()
     if not hasattr(backend, "profiling_executable"):
@@ -132,28 +134,37 @@ def profile(concrete, n_calls=100, args=None):
                             f"got {len(arrays)}")
     arrays += concrete.captured_inputs
     executable = backend.profiling_executable(concrete.optimized_graph)
+    host_nodes = [node for node, _ in executable.host_seconds]
     saved = [(v, v.numpy().copy()) for v in concrete.variables]
+    walls, native, host = [], [], []
     try:
         executable.run(arrays)                                   # warm-up: pools, pages, caches
-        executable.cycle_counts[:] = 0
-        executable._host_time.clear()
-        start = time.perf_counter()
         for _ in range(n_calls):
+            cycles_before, host_before = executable.cycle_counts.copy(), _host_vector(executable)
+            start = time.perf_counter()
             executable.run(arrays)
-        call_seconds = (time.perf_counter() - start) / n_calls
+            walls.append(time.perf_counter() - start)
+            native.append(executable.cycle_counts - cycles_before)
+            host.append(_host_vector(executable) - host_before)
     finally:
         for variable, value in saved:
             variable._write_buffer(value)
-    per_cycle = 1.0 / backend.cycles_per_second()
+    # medians per call: a call that stalls (a descheduled BLAS thread on a busy machine) does not
+    # stand for the kernel
+    native_seconds = np.median(np.array(native), axis=0) / backend.cycles_per_second()
+    host_seconds = np.median(np.array(host), axis=0) if host_nodes else []
     rows = []
-    for (node, kernels), cycles in zip(executable.profile_entries, executable.cycle_counts):
+    for (node, kernels), seconds in zip(executable.profile_entries, native_seconds):
         members = [m.op for m in node.params["members"]] if node.prim is FUSED else [node.op]
-        rows.append(KernelTime(members, node.outputs[0].shape, node.outputs[0].dtype.name,
-                               cycles * per_cycle / n_calls, sum(k.flops for k in kernels),
-                               sum(k.bytes for k in kernels)))
-    for node, seconds in executable.host_seconds:
+        rows.append(KernelTime(members, node.outputs[0].shape, node.outputs[0].dtype.name, float(seconds),
+                               sum(k.flops for k in kernels), sum(k.bytes for k in kernels)))
+    for node, seconds in zip(host_nodes, host_seconds):
         nbytes = sum(int(np.prod(v.shape)) * v.dtype.size for v in node.inputs + node.outputs)
-        rows.append(KernelTime([node.op], node.outputs[0].shape, node.outputs[0].dtype.name, seconds / n_calls,
+        rows.append(KernelTime([node.op], node.outputs[0].shape, node.outputs[0].dtype.name, float(seconds),
                                0, nbytes, host=True))
     rows.sort(key=lambda r: -r.seconds)
-    return Profile(concrete.graph.name, rows, call_seconds, machine_peaks(), n_calls)
+    return Profile(concrete.graph.name, rows, float(np.median(walls)), machine_peaks(), n_calls)
+
+
+def _host_vector(executable):
+    return np.array([seconds for _, seconds in executable.host_seconds])
