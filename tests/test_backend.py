@@ -228,6 +228,15 @@ def test_second_process_loads_native_code_from_the_disk_cache(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["notes.txt"]
 
 
+def test_a_script_that_exits_during_a_background_compile_leaves_it_in_the_cache(tmp_path):
+    script = SCRIPT.replace('tf.config.set_compile_mode("sync")', 'tf.config.set_compile_mode("background")')
+    first = json.loads(_run(script, tmp_path).strip().splitlines()[-1])
+    assert first["tier"] in ("interpreter", "native")   # the first call does not wait for LLVM...
+    second = json.loads(_run(script, tmp_path).strip().splitlines()[-1])
+    assert second["tier"] == "native" and not second["compiled"]     # ...but the exit does
+    np.testing.assert_allclose(second["sum"], first["sum"], rtol=1e-6)
+
+
 @pytest.mark.parametrize("damage", ["truncate", "flip", "manifest", "foreign"])
 def test_damaged_cache_entries_are_rebuilt(tmp_path, damage):
     first = json.loads(_run(SCRIPT, tmp_path).strip().splitlines()[-1])

@@ -17,8 +17,21 @@ from .module import Module  # noqa: F401
 from . import math, nn, linalg, random, strings, io, ragged, image, sparse, types  # noqa: F401
 from .ragged import RaggedTensor  # noqa: F401
 from .sparse import SparseTensor  # noqa: F401
-from . import data, keras, summary, train, compat, distribute, saved_model  # noqa: F401
-from . import autograph  # noqa: F401
+
+# The TF-compatible layers on top load on first use (`tf.keras`, `tf.data`, ...): `import tracejit`
+# stays light for scripts that use only the core.
+_LAZY = ("autograph", "compat", "data", "distribute", "keras", "saved_model", "summary", "train")
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        import importlib
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'tracejit' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_LAZY))
 
 newaxis = None
 __version__ = "0.1.0"

@@ -7,11 +7,35 @@ Tiers: a concrete function starts on the NumPy interpreter while its native code
 background thread by default; `tracejit.config.set_compile_mode("sync")` compiles before the first
 call), then switches; native code found in the cache is used from the first call. Importing this
 package imports no LLVM; building native code does."""
+import atexit
 import threading
 
 from ... import config
 from ..interpreter import Interpreter
 from .lowering import can_lower  # noqa: F401
+
+
+_EXIT_WAIT_SECONDS = 10.0
+_compiling = set()          # background compile threads still running
+_exit_handler = []
+
+
+def _finish_background_compiles():
+    """A short script exits while its native code compiles in the background: wait for it (at
+    most _EXIT_WAIT_SECONDS in all), so it lands in the cache and the next process starts native."""
+    import time
+    deadline = time.monotonic() + _EXIT_WAIT_SECONDS
+    for thread in list(_compiling):
+        thread.join(max(0.0, deadline - time.monotonic()))
+
+
+def _wait_at_exit():
+    """Register the wait after compile.py's exit handler (which stops LLVM): handlers run last
+    registered first, so the compiles finish before LLVM stops."""
+    if not _exit_handler:
+        from . import compile  # noqa: F401
+        atexit.register(_finish_background_compiles)
+        _exit_handler.append(True)
 
 
 def executable(graph, debug=None, on_host=()):
@@ -99,7 +123,17 @@ class TieredExecutable:
             self._compile()
         else:
             self.reason = "compiling in the background"
-            threading.Thread(target=self._compile, name=f"tracejit-compile-{self.graph.name}", daemon=True).start()
+            thread = threading.Thread(target=self._compile_in_background, name=f"tracejit-compile-{self.graph.name}",
+                                      daemon=True)
+            _wait_at_exit()
+            _compiling.add(thread)
+            thread.start()
+
+    def _compile_in_background(self):
+        try:
+            self._compile()
+        finally:
+            _compiling.discard(threading.current_thread())
 
     def _compile(self):
         try:
