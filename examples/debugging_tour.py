@@ -162,7 +162,7 @@ def picture(concrete):
 def kernels(concrete):
     section("8. Where the time goes: fusion report and measured kernel profile")
     report = concrete.fusion_report()
-    print("\n".join(str(report).splitlines()[:8]), "\n  ...")
+    print("\n".join(str(report).splitlines()[:14]), "\n  ...")
     x, y = batch(32)
     profile = concrete.profile(50, args=(x, y))           # the variables are restored afterwards
     print("\n".join(str(profile).splitlines()[:9]), "\n  ...")

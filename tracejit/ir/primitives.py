@@ -1,4 +1,6 @@
 """The IR's own structural primitives (see graph.py): constants, variable assignments and fused groups."""
+import numpy as np
+
 from ..primitive import STRUCTURE, Primitive
 
 CONST = Primitive("const", kind=STRUCTURE, differentiable=False)
@@ -10,3 +12,21 @@ def constant_array(value):
     """The ndarray of a CONST node's output, else None."""
     node = value.node
     return node.params["value"] if node is not None and node.prim is CONST else None
+
+
+def uniform_scalar(value):
+    """When every element of `value` is one constant number — a constant array of equal elements,
+    or views of one (broadcasts, reshapes, transposes, slices) — that number as a 0-d array of the
+    constant's dtype; else None. (NaN elements never compare equal: not uniform.)"""
+    node = value.node
+    while node is not None and node.prim.view:
+        node = node.inputs[0].node
+    if node is None or node.prim is not CONST:
+        return None
+    array = node.params["value"]
+    if not isinstance(array, np.ndarray) or array.size == 0 or array.dtype.kind not in "biuf":
+        return None
+    first = array.reshape(-1)[0]
+    if array.size > 1 and not (array.size <= 1 << 24 and bool(np.all(array == first))):
+        return None
+    return np.array(first, dtype=array.dtype)

@@ -2,7 +2,7 @@
 Value that replaces the node's output (or None to leave it)."""
 import numpy as np
 
-from ..ir.graph import constant_array
+from ..ir.primitives import uniform_scalar
 from ..ops import REGISTRY as P
 from ..ops.rules import reduced_shape, sum_to_axes
 
@@ -10,8 +10,8 @@ REWRITTEN = "rewritten"      # a rule changed the node in place
 
 
 def _is(value, number):
-    array = constant_array(value)
-    return array is not None and array.size > 0 and bool(np.all(array == number))
+    scalar = uniform_scalar(value)
+    return scalar is not None and bool(scalar == number)
 
 
 def _same_type(node, value):
@@ -99,6 +99,20 @@ def _sum_to_as_reduce_sum(node):
     return None
 
 
+def _scalar_view(rule):
+    """A view (reshape, transpose, broadcast...) of broadcast_to(scalar) is broadcast_to(scalar)
+    of the view's shape; otherwise `rule`."""
+    def rewrite(node):
+        source = node.inputs[0].node
+        if source is not None and source.prim is P["broadcast_to"] and source.inputs[0].shape == () and \
+                None not in node.outputs[0].shape and node.outputs[0].dtype == source.outputs[0].dtype:
+            node.prim, node.inputs = P["broadcast_to"], [source.inputs[0]]
+            node.params = {"shape": tuple(node.outputs[0].shape)}
+            return REWRITTEN
+        return rule(node) if rule is not None else None
+    return rewrite
+
+
 RULES = {
     P["multiply"]: _identity_operand(1, True), P["add"]: _identity_operand(0, True),
     P["subtract"]: _identity_operand(0, False), P["divide"]: _identity_operand(1, False),
@@ -108,6 +122,8 @@ RULES = {
     P["sum_to"]: _sum_to_as_reduce_sum, P["broadcast_to"]: _same_shape_passthrough,
     P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape,
 }
+for _prim in (P["reshape"], P["transpose"], P["broadcast_like"], P["expand_dims"], P["squeeze"]):
+    RULES[_prim] = _scalar_view(RULES.get(_prim))
 
 
 def run(graph):
