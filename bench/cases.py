@@ -3,6 +3,8 @@ tracejit and the @njit reference (or beside one installed framework, in that fra
 every variant fed the same sequence from the same pool of batches."""
 import collections
 
+import numpy as np
+
 import frameworks
 import njit_steps
 import timing
@@ -68,12 +70,17 @@ def all_cases(reps):
     return cases
 
 
-def measure(variant, reps):
-    """({case: {name: median seconds}}, {case: tracejit tier}) for numpy and `variant`, interleaved."""
-    medians, tiers = {}, {}
-    for case in all_cases(reps):
-        steps, tier = case.build(variant)
-        medians[case.name] = timing.interleaved_medians(steps, case.reps)
-        if tier is not None:
-            tiers[case.name] = tier()
-    return medians, tiers
+def measure(variant, reps, passes=3):
+    """({case: {name: median seconds}}, {case: tracejit tier}) for numpy and `variant`, interleaved
+    within each case; the repetitions are split into `passes` sweeps over all cases, so that a burst
+    of load from other processes hits a part of every case rather than the whole of one."""
+    built = [(case, *case.build(variant)) for case in all_cases(reps)]
+    times = {case.name: {name: [] for name in steps} for case, steps, _ in built}
+    for _, steps, _ in built:
+        timing.warm_up(steps)
+    for _ in range(passes):
+        for case, steps, _ in built:
+            for name, seconds in timing.samples(steps, -(-case.reps // passes)).items():
+                times[case.name][name] += seconds
+    medians = {case: {name: float(np.median(t)) for name, t in row.items()} for case, row in times.items()}
+    return medians, {case.name: tier() for case, _, tier in built if tier is not None}

@@ -4,7 +4,7 @@ in its own process against its own NumPy baseline), achieved GFLOP/s and GB/s ag
 machine's measured ceilings, call overhead, start-up latency, a Keras fit epoch, and a closing
 "target vs measured" table.
 
-    PYTHONPATH=. python3 bench/run.py [--quick] [--json FILE]
+    python3 bench/run.py [--quick] [--json FILE]
 """
 import argparse
 import json
@@ -14,7 +14,10 @@ import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+# measure the tracejit of this checkout, here and in every subprocess (they inherit PYTHONPATH)
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(REPO, "bench"), REPO]
+os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [REPO, os.environ.get("PYTHONPATH")]))
 import cases  # noqa: E402
 import ceilings  # noqa: E402
 import frameworks  # noqa: E402
@@ -43,7 +46,7 @@ def main():
     parser.add_argument("--json", help="also write the results to this file")
     parser.add_argument("--framework", help=argparse.SUPPRESS)       # subprocess mode: one framework
     args = parser.parse_args()
-    reps = 15 if args.quick else 60
+    reps = 30 if args.quick else 120
     tf.config.set_compile_mode("sync")      # steady state from the first call: native code, no tier-up
     if args.framework:
         print(json.dumps(cases.measure(args.framework, reps)[0]))
@@ -73,7 +76,7 @@ def main():
     print("\ncall overhead of a tiny compiled function on a float32 scalar tensor (median per call):")
     for label, seconds in calls.items():
         jax_part = f", jax.jit {jax_calls[label] * 1e6:.2f} us" if label in jax_calls else ""
-        tier_note = "" if call_tiers[label] == "native" else f" (tracejit on the {call_tiers[label]})"
+        tier_note = "" if call_tiers[label] == "native" else f" (tracejit ran on the {call_tiers[label]})"
         print(f"  {label:<10} tracejit {seconds * 1e6:.2f} us{jax_part}{tier_note}")
 
     print("\nKeras fit, one full-MNIST epoch (Sequential 784-128-10, SGD lr 0.01, batch 32, 1875 steps):")
@@ -90,7 +93,8 @@ def main():
     print(f"  import tracejit {start['import_s']:.3f} s")
     for label, run in (("cold cache", cold), ("warm cache", warm)):
         native = "running" if run["native"] else "NOT running"
-        print(f"  first call, {label}: {run['first']:.3f} s (native code {native} {run['native_after']:.2f} s after decorate)")
+        print(f"  first call, {label}: {run['first']:.3f} s "
+              f"(native code {native} {run['native_after']:.2f} s after decorate)")
     if "jax" in found:
         start["jax_first_call"] = jax_first = startup.jax_first_call()
         if jax_first:

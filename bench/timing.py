@@ -12,26 +12,36 @@ def cycling(step, batches):
     return lambda: step(*next(pool))
 
 
-def interleaved_medians(variants, repetitions, calls_per_sample=1, warmup=5):
-    """{name: median seconds per call}; `variants` maps names to no-argument callables. The warm-up
-    calls must reach steady state: run.py sets tracejit's compile mode to "sync", so the first call
-    already runs native code (and @njit baselines compile there, outside the timings)."""
-    time.sleep(0.3)       # let OpenBLAS worker threads from the previous case stop spinning
+def warm_up(variants, calls=5):
+    """Reach steady state before timing: run.py sets tracejit's compile mode to "sync", so the first
+    call already runs native code (and @njit baselines compile here, outside the timings)."""
     for fn in variants.values():
-        for _ in range(warmup):
+        for _ in range(calls):
             fn()
-    samples = {name: [] for name in variants}
+
+
+def samples(variants, repetitions, calls_per_sample=1):
+    """{name: [seconds per call]}, the variants taking turns within each repetition. One untimed
+    round first: the first call after another case pays for waking (or waiting out) BLAS threads."""
+    warm_up(variants, 1)
+    times = {name: [] for name in variants}
     for _ in range(repetitions):
         for name, fn in variants.items():
             start = time.perf_counter()
             for _ in range(calls_per_sample):
                 fn()
-            samples[name].append((time.perf_counter() - start) / calls_per_sample)
-    return {name: float(np.median(times)) for name, times in samples.items()}
+            times[name].append((time.perf_counter() - start) / calls_per_sample)
+    return times
+
+
+def interleaved_medians(variants, repetitions, calls_per_sample=1, warmup=5):
+    """{name: median seconds per call}; `variants` maps names to no-argument callables."""
+    warm_up(variants, warmup)
+    return {name: float(np.median(t)) for name, t in samples(variants, repetitions, calls_per_sample).items()}
 
 
 def tier(function, *args):
-    """"native" or "interpreter (reason)" for the concrete function of a tracejit @function."""
+    """"native", or "interpreter: why" for the concrete function of a tracejit @function."""
     executable = function.get_concrete_function(*args)._executable
     executable.wait_compiled()
-    return executable.tier if executable.tier == "native" else f"{executable.tier} ({executable.reason})"
+    return executable.tier if executable.tier == "native" else f"{executable.tier}: {executable.reason}"
