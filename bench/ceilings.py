@@ -9,7 +9,7 @@ import time
 import numpy as np
 
 
-def sgemm_gflops(n=2048, tries=5):
+def sgemm_gflops(n=2048, tries=10):
     a, b = (np.random.default_rng(i).random((n, n), dtype=np.float32) for i in (0, 1))
     out = np.empty((n, n), np.float32)
     np.dot(a, b, out=out)
