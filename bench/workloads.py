@@ -1,5 +1,9 @@
 """The benchmark workloads, each as a tracejit version and a hand-written NumPy baseline that
-does the same arithmetic (forward, backward, optimizer update) in float32."""
+does the same arithmetic (forward, backward, optimizer update) in float32, with its analytic cost
+(flops and compulsory memory traffic of an ideal fused step) next to it.
+
+Steps are fed from a pool of distinct batches (POOL of them, the same sequence for every variant):
+with one fixed batch the model memorises it, the softmax underflows into denormals and skews timings."""
 import numpy as np
 
 import tracejit as tf
@@ -21,11 +25,34 @@ def mlp_data(batch, seed=1):
     return rng.random((batch, 784), dtype=np.float32), rng.integers(0, 10, batch).astype(np.int32)
 
 
+POOL = 16
+
+
+def mlp_batches(batch, count=POOL):
+    """`count` distinct (x, y) batches; every variant of a case cycles through the same list."""
+    return [mlp_data(batch, seed=1 + i) for i in range(count)]
+
+
+def mlp_cost(optimizer, batch, d=784, h=128, c=10):
+    """(flops, bytes) of one MLP training step. Matmuls: forward x@w1, h@w2; backward h.T@dlogits,
+    dlogits@w2.T, x.T@dz1 (dz1@w1.T, the input gradient, is not needed): 2*B*(d*h + h*c)*3 - 2*B*d*h.
+    Elementwise: ~4 per hidden unit (bias, relu, relu grad, bias grad), ~8 per logit (bias, max,
+    shift, exp, sum, normalise, one-hot subtract, bias grad); update 2 (SGD) or 12 (Adam) per parameter.
+    Bytes (compulsory, float32): parameters read by the forward pass and read+written by the update
+    (3 passes for SGD; 7 for Adam: p, m, v read and written), x read twice (forward, x.T@dz1),
+    hidden activations and their gradient written and read once, logits 4 passes."""
+    params = d * h + h + h * c + c
+    flops = 2 * batch * (d * h + h * c) * 3 - 2 * batch * d * h + 4 * batch * h + 8 * batch * c
+    flops += (2 if optimizer == "sgd" else 12) * params
+    nbytes = 4 * ((3 if optimizer == "sgd" else 7) * params + 2 * batch * d + 4 * batch * h + 4 * batch * c)
+    return flops, nbytes
+
+
 # ---------------------------------------------------------------- tracejit
 class TracejitMLP:
-    def __init__(self, optimizer):
+    def __init__(self, optimizer, sgd_lr=0.1):
         self.params = [tf.Variable(p) for p in mlp_params()]
-        self.optimizer = optimizer
+        self.optimizer, self.sgd_lr = optimizer, sgd_lr
         if optimizer == "adam":
             self.m = [tf.Variable(np.zeros_like(p.numpy())) for p in self.params]
             self.v = [tf.Variable(np.zeros_like(p.numpy())) for p in self.params]
@@ -44,7 +71,7 @@ class TracejitMLP:
         grads = tape.gradient(loss, self.params)
         if self.optimizer == "sgd":
             for p, g in zip(self.params, grads):
-                p.assign_sub(0.1 * g)
+                p.assign_sub(self.sgd_lr * g)
             return loss
         self.t.assign_add(1.0)
         lr_t = LR * tf.sqrt(1.0 - BETA2 ** self.t) / (1.0 - BETA1 ** self.t)
@@ -74,9 +101,9 @@ def dense_head_numpy(x, y, w1, b1, w2, b2, need_input_grad=False):
     return loss, grads, (dz1 @ w1.T if need_input_grad else None)
 
 class NumpyMLP:
-    def __init__(self, optimizer):
+    def __init__(self, optimizer, sgd_lr=0.1):
         self.params = mlp_params()
-        self.optimizer = optimizer
+        self.optimizer, self.sgd_lr = optimizer, np.float32(sgd_lr)
         self.m = [np.zeros_like(p) for p in self.params]
         self.v = [np.zeros_like(p) for p in self.params]
         self.t = 0
@@ -85,7 +112,7 @@ class NumpyMLP:
         loss, grads, _ = dense_head_numpy(x, y, *self.params)
         if self.optimizer == "sgd":
             for p, g in zip(self.params, grads):
-                p -= np.float32(0.1) * g
+                p -= self.sgd_lr * g
             return loss
         self.t += 1
         lr_t = np.float32(LR * np.sqrt(1 - BETA2 ** self.t) / (1 - BETA1 ** self.t))
@@ -107,6 +134,16 @@ def chain_numpy(x, a, b, c):
     return np.tanh(x * a + b) * c + x * x
 
 
+def chain_data(n):
+    x = np.random.default_rng(0).random(n, dtype=np.float32)
+    return x, np.float32(0.5), np.float32(0.1), np.float32(2.0)
+
+
+def chain_cost(n):
+    """(flops, bytes): 6 flops per element (tanh counted as one), x read once and y written once."""
+    return 6 * n, 8 * n
+
+
 # ---------------------------------------------------------------- conv model
 def conv_params(seed=0):
     rng = np.random.default_rng(seed)
@@ -121,6 +158,24 @@ def conv_params(seed=0):
 def conv_data(batch, seed=1):
     rng = np.random.default_rng(seed)
     return rng.random((batch, 28, 28, 1), dtype=np.float32), rng.integers(0, 10, batch).astype(np.int32)
+
+
+def conv_batches(batch, count=POOL):
+    return [conv_data(batch, seed=1 + i) for i in range(count)]
+
+
+def conv_cost(batch, taps=9, filters=32, pixels=26 * 26, h=128, c=10):
+    """(flops, bytes) of one conv-model Adam step. Conv forward and kernel gradient 2*B*676*9*32 each
+    (no input gradient); Dense(21632->128) forward, weight gradient and input gradient (needed by the
+    conv backward) 2*B*21632*128 each; Dense(128->10) 3 matmuls; elementwise ~4 per feature and hidden
+    unit, ~8 per logit, 12 per parameter (Adam). Bytes: Adam 7 passes over the parameters, x read twice,
+    features and their gradient written and read once, hidden 4 passes, logits 4 passes."""
+    features = pixels * filters
+    params = taps * filters + filters + features * h + h + h * c + c
+    flops = 2 * 2 * batch * pixels * taps * filters + 3 * 2 * batch * features * h + 3 * 2 * batch * h * c
+    flops += 4 * batch * (features + h) + 8 * batch * c + 12 * params
+    nbytes = 4 * (7 * params + 2 * batch * 784 + 4 * batch * features + 4 * batch * h + 4 * batch * c)
+    return flops, nbytes
 
 
 def _adam_tracejit(params, grads, m, v, t):
