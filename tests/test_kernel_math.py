@@ -73,6 +73,8 @@ def ulp_error(actual, expected, dtype):
 def test_accuracy_against_numpy(name, dtype, max_ulp, where):
     if name == "erf" and dtype == np.float32:
         max_ulp = 4 if where == "native" else 6   # the rational approximation's worst case (near |x| = 2); NumPy has no FMA
+    if name == "tanh" and dtype == np.float32:
+        max_ulp = 6                               # XLA's rational tanh, worst near |x| = 6 (relative error 4e-7)
     reference, (low, high) = FUNCS[name]
     x = _inputs(low, high, dtype)
     with np.errstate(all="ignore"):
