@@ -156,3 +156,26 @@ def test_gemm_reading_its_own_accumulator_is_not_made_in_place():
     np.testing.assert_allclose(w.numpy(), np.eye(3) * 2.0 - 0.5 * np.eye(3) * 4.0)
     (assign,) = [n for n in step.get_concrete_function().optimized_graph.nodes if n.op == "assign"]
     assert not assign.params.get("in_place")
+
+
+def test_a_ten_thousand_op_chain_optimizes_in_linear_time(monkeypatch):
+    import time
+    from tracejit.backend.interpreter import Interpreter
+    from tracejit.backend.native.build import Lowered
+
+    def chain(x):
+        for i in range(3400):                       # 3 ops per step: ~10,000 nodes
+            x = x * 1.0001 + 0.5 if i % 3 else tf.tanh(x) + x
+        return x
+    monkeypatch.setattr(tf.config, "backend", lambda: "numpy")     # LLVM is timed elsewhere (bench)
+    x = tf.constant(np.linspace(-1, 1, 16, dtype=np.float32))
+    start = time.perf_counter()
+    concrete = tf.function(chain).get_concrete_function(x)
+    assert len(concrete.graph.nodes) >= 9000
+    assert sum(r.seconds for r in concrete.passes) < 5.0, [r.summary() for r in concrete.passes]
+    groups = [len(n.params["members"]) for n in concrete.optimized_graph.nodes if n.op == "fused"]
+    assert max(groups) == fuse.MAX_GROUP and sum(groups) == 6800   # every op in a bounded loop body (LLVM: linear)
+    lowered = Lowered(concrete.optimized_graph)                      # memory plan and LLVM IR of every loop
+    assert len(lowered.kernels) == len(groups)
+    assert time.perf_counter() - start < 60
+    np.testing.assert_allclose(Interpreter(concrete.optimized_graph)([x.numpy()])[0], chain(x).numpy(), rtol=1e-5)

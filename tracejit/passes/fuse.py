@@ -9,6 +9,8 @@ from ..ir.graph import FUSED, Node
 from ..primitive import ELEMENTWISE
 
 MIN_GROUP = 2
+# LLVM's optimizer is superlinear in the size of one loop body: a longer chain becomes several loops
+MAX_GROUP = 256
 # A lone elementwise op also becomes a kernel when it is this large: the kernel writes into a pooled
 # buffer, where NumPy would allocate (and page-fault) a fresh array on every call.
 MIN_SINGLE_ELEMENTS = 1 << 12
@@ -52,15 +54,23 @@ def _depends_on(value, group, position):
     return False
 
 
+def _reads_back(node, group, position):
+    """Does `node` read, through nodes outside `group`, a value the group computes?"""
+    return any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position)
+               for u in node.inputs)
+
+
 def _legal(group, position):
     """No member reads (through nodes outside the group) a value computed by the group."""
-    return not any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position)
-                   for m in group.members for u in m.inputs)
+    return not any(_reads_back(m, group, position) for m in group.members)
 
 
 def _group(graph, can_lower):
+    """Groups in one pass over the nodes. Joining one group checks only the new node's inputs (the
+    members were legal before, and nothing they read can depend on a later node), so a long chain
+    fuses in linear time; merging several groups checks the merged group whole."""
     position = {id(n): i for i, n in enumerate(graph.nodes)}
-    group_of, groups = {}, []
+    group_of, groups = {}, {}            # id(group) -> group, in creation order
     for node in graph.nodes:
         if not fusible(node, can_lower):
             continue
@@ -69,22 +79,26 @@ def _group(graph, can_lower):
             g = group_of.get(id(v.node)) if v.node is not None else None
             if g is not None and g.shape == node.outputs[0].shape and g not in candidates:
                 candidates.append(g)
-        options = ([candidates] if len(candidates) > 1 else []) + [[g] for g in candidates]
         chosen = None
-        for option in options:       # merge every neighbouring group if legal, else join one
-            members = sorted([m for g in option for m in g.members] + [node], key=lambda m: position[id(m)])
+        if len(candidates) > 1 and sum(len(g.members) for g in candidates) < MAX_GROUP:     # merge them all if legal
+            members = sorted([m for g in candidates for m in g.members] + [node], key=lambda m: position[id(m)])
             merged = Group(members, [position[id(m)] for m in members])
             if _legal(merged, position):
-                chosen = (option, merged)
-                break
+                for g in candidates:
+                    del groups[id(g)]
+                chosen = merged
         if chosen is None:
-            merged = Group([node], [position[id(node)]])
-            groups.append(merged)
-        else:
-            option, merged = chosen
-            groups = [g for g in groups if not any(g is o for o in option)] + [merged]
-        for m in merged.members:
-            group_of[id(m)] = merged
+            for g in candidates:         # else join one
+                if len(g.members) < MAX_GROUP and not _reads_back(node, g, position):
+                    g.add(node)
+                    chosen = g
+                    break
+        if chosen is None:
+            chosen = Group([node], [position[id(node)]])
+        groups[id(chosen)] = chosen
+        for m in chosen.members if len(candidates) > 1 and chosen not in candidates else [node]:
+            group_of[id(m)] = chosen
+    groups = list(groups.values())
     _attach_reductions(graph, groups)
     return [g for g in groups if len(g.members) >= MIN_GROUP or
             (len(g.members) == 1 and shape_size(g.shape) >= MIN_SINGLE_ELEMENTS and not g.members[0].prim.view)]
