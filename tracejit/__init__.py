@@ -2,7 +2,7 @@
 from . import dtypes, errors, config  # noqa: F401
 from .dtypes import (  # noqa: F401
     DType, as_dtype, bool_ as bool, complex64, complex128, double, float16, float32, float64, half, int8, int16, int32,
-    int64, string, uint8)
+    int64, string, uint8, variant)
 from .tensor import Tensor, TensorShape, TensorSpec  # noqa: F401
 from .ops import *  # noqa: F401,F403
 from .ops import range, where, constant, convert_to_tensor, add_n, truediv  # noqa: F401

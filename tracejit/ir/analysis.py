@@ -55,7 +55,7 @@ def topological_order(nodes, position):
     deps = {id(n): {id(producer[id(v)]) for v in n.inputs if id(v) in producer} for n in nodes}
     previous_effect = None
     for n in nodes:
-        if n.prim.effect:
+        if n.effect:
             if previous_effect is not None:
                 deps[id(n)].add(id(previous_effect))
             previous_effect = n

@@ -48,7 +48,7 @@ def _concat(*values, axis):
             raise InvalidArgumentError(f"concat: shapes {[tuple(v.shape) for v in values]} do not match "
                                        f"outside axis {axis}")
     sizes = [v.shape[axis] for v in values]
-    return tuple(None if None in sizes else sum(sizes) if i == axis else d
+    return tuple((None if None in sizes else sum(sizes)) if i == axis else d
                  for i, d in enumerate(first)), values[0].dtype
 
 

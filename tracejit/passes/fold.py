@@ -13,7 +13,7 @@ def run(graph):
     changes = []
     for node in graph.nodes:
         prim = node.prim
-        if prim.kind == STRUCTURE or not prim.pure or not node.outputs:
+        if prim.kind == STRUCTURE or not prim.pure or prim.multiple_results or node.effect or not node.outputs:
             continue
         out = node.outputs[0]
         size = shape_size(out.shape)

@@ -3,6 +3,7 @@ Value that replaces the node's output (or None to leave it)."""
 import numpy as np
 
 from ..ir.graph import constant_array
+from ..ir.primitives import VARIABLE_READ
 from ..ops import REGISTRY as P
 from ..ops.rules import reduced_shape, sum_to_axes
 
@@ -107,6 +108,7 @@ RULES = {
     P["cast"]: _same_shape_passthrough, P["broadcast_like"]: _same_shape_passthrough,
     P["sum_to"]: _sum_to_as_reduce_sum, P["broadcast_to"]: _same_shape_passthrough,
     P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape,
+    VARIABLE_READ: lambda node: node.inputs[0],          # a read for gradients only
 }
 
 

@@ -35,9 +35,15 @@ def _private_buffer(variable, array):
 
 
 def _host(step, *arrays):
-    """A node native code cannot compute, on its NumPy implementation; results are fresh and contiguous."""
+    """A node native code cannot compute, on its NumPy implementation; results are fresh and contiguous
+    (a list of them for a primitive with multiple results)."""
     prim, params, dtype = step
-    result = prim.apply(arrays, params, dtype)
+    if prim.multiple_results:
+        return [_fresh(result) for result in prim.apply(arrays, params, dtype)]
+    return _fresh(prim.apply(arrays, params, dtype))
+
+
+def _fresh(result):
     if not result.flags.c_contiguous or not result.flags.owndata:
         result = np.array(result, order="C")
     return result
@@ -146,14 +152,19 @@ class NativeExecutable:
 
     def _host_step(self, node, emit, ns, local):
         key = f"H{len(ns)}"
-        out = node.outputs[0]
-        ns[key] = (node.prim, node.params, out.dtype.np)
+        multiple = node.prim.multiple_results
+        dtypes = [v.dtype.np for v in node.outputs]
+        ns[key] = (node.prim, node.params, dtypes if multiple else dtypes[0])
         arguments = [self._host_input(v, ns, local) for v in node.inputs]
-        base = self.plan.storage[id(out)].base
-        name = f"r{base.index}"
-        local[id(base)] = name
-        emit(f"{name} = _host({key}{''.join(', ' + a for a in arguments)})")
-        emit(f"P[{base.slot}] = id({name})")
+        names = []
+        for out in node.outputs:
+            base = self.plan.storage[id(out)].base
+            names.append(f"r{base.index}")
+            local[id(base)] = names[-1]
+        results = ("[" + ", ".join(names) + "]" if multiple else names[0]) if names else "_"
+        emit(f"{results} = _host({key}{''.join(', ' + a for a in arguments)})")
+        for out, name in zip(node.outputs, names):
+            emit(f"P[{self.plan.storage[id(out)].base.slot}] = id({name})")
 
     def _host_input(self, value, ns, local):
         """Driver text for a host step's input array: the base's array, viewed through the value's map."""

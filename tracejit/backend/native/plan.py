@@ -192,7 +192,7 @@ class Plan:
                 continue
             for step in node.params["members"] if node.prim is FUSED else [node]:   # host steps are single ops
                 self._host_set.add(step)
-                if not any(id(v) in late for v in step.inputs):
+                if not step.effect and not any(id(v) in late for v in step.inputs):   # effects stay in order
                     self.hoisted.append(step)
                     continue
                 late.update(id(v) for v in step.outputs)

@@ -144,8 +144,13 @@ class Session:
                 continue
             inputs = [mapping[id(v)] for v in node.inputs]
             params = node.prim.params_for(inputs, node.params)       # re-typed with the fed shapes
-            shape, dtype = node.prim.rule(*inputs, **params)
-            mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, params, shape, dtype, node.loc)
+            result_type = node.prim.rule(*inputs, **params)
+            if node.prim.multiple_results:
+                outputs = run_graph.add_multi_node(node.prim, inputs, params, [s for s, _ in result_type],
+                                                   [d for _, d in result_type], node.loc)
+                mapping.update((id(old), new) for old, new in zip(node.outputs, outputs))
+            else:
+                mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, params, *result_type, node.loc)
         outputs, out_index = [], {}
         for v in wanted:
             if id(v) not in out_index:
