@@ -103,6 +103,7 @@ def weak_method(function, instance):
     def method(*args, **kwargs):
         return function(instance_ref(), *args, **kwargs)
     method.__signature__ = inspect.signature(functools.partial(function, instance))
+    method.weakly_bound_function, method.__self__ = function, instance_ref     # for tf.autograph.to_code
     return method
 
 

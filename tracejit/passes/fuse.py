@@ -37,24 +37,31 @@ class Group:
         self.ids.add(id(node))
 
 
-def _depends_on(value, group, position):
-    """Does `value` (transitively) depend on a member of `group`? Nodes before the group cannot."""
+def _depends_on(value, group, position, group_of):
+    """Does `value` (transitively) depend on a member of `group`? Nodes before the group cannot,
+    unless they belong to another group: a fused group runs as one unit, so what any of its
+    members reads comes before all of its results (two groups must never wait for each other)."""
     stack, seen = [value], set()
     while stack:
         v = stack.pop()
         node = v.node
-        if node is None or id(node) in seen or position.get(id(node), -1) < group.first:
+        if node is None or id(node) in seen:
             continue
         if id(node) in group.ids:
             return True
         seen.add(id(node))
-        stack.extend(node.inputs)
+        other = group_of.get(id(node))
+        if other is not None:
+            seen.update(id(m) for m in other.members)
+            stack.extend(u for m in other.members for u in m.inputs)
+        elif position.get(id(node), -1) >= group.first:
+            stack.extend(node.inputs)
     return False
 
 
-def _legal(group, position):
-    """No member reads (through nodes outside the group) a value computed by the group."""
-    return not any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position)
+def _legal(group, position, group_of):
+    """No member reads (through nodes or groups outside the group) a value computed by the group."""
+    return not any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position, group_of)
                    for m in group.members for u in m.inputs)
 
 
@@ -74,7 +81,7 @@ def _group(graph, can_lower):
         for option in options:       # merge every neighbouring group if legal, else join one
             members = sorted([m for g in option for m in g.members] + [node], key=lambda m: position[id(m)])
             merged = Group(members, [position[id(m)] for m in members])
-            if _legal(merged, position):
+            if _legal(merged, position, group_of):
                 chosen = (option, merged)
                 break
         if chosen is None:
