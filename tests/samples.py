@@ -103,6 +103,7 @@ def specific(dtype):
         "squeeze": [Sample([f((1, 3, 1))], {"axis": (0, 2)}), Sample([f((2, 1))], {"axis": (1,)})],
         "expand_dims": [Sample([f((2, 3))], {"axis": 0}), Sample([f((2, 3))], {"axis": 2})],
         "broadcast_to": [Sample([f((3,))], {"shape": (2, 3)}), Sample([f((2, 1))], {"shape": (2, 4)})],
+        "ensure_shape": [Sample([f((2, 3))], {"shape": (2, None)}), Sample([f((2,))], {"shape": None})],
         "sum_to": [Sample([f((2, 3)), f((1, 3), 1)]), Sample([f((2, 3)), f((3,), 1)])],
         "broadcast_like": [Sample([f((1, 3)), f((2, 3), 1)]), Sample([f((3,)), f((2, 3), 1)])],
         "tile": [Sample([f((2, 3))], {"multiples": (2, 1)}), Sample([f((2,))], {"multiples": (3,)})],

@@ -10,6 +10,8 @@ from .variables import Variable  # noqa: F401
 from .autodiff import GradientTape, UnconnectedGradients  # noqa: F401
 from .jit import function, ConcreteFunction  # noqa: F401
 from .control_flow import cond, while_loop  # noqa: F401
+from .logging_ops import print_v2 as print  # noqa: F401
+from .script_ops import numpy_function, py_function  # noqa: F401
 from .context import control_dependencies, executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
 from .devices import device  # noqa: F401

@@ -65,6 +65,11 @@ class Context:
                 control()
         return contextlib.nullcontext()
 
+    def effect_operation(self):
+        """What an op that only has an effect (tf.print) returns, right after binding it: None, as in
+        TF2; a TF1 graph returns the Operation that runs it when fetched."""
+        return None
+
     def observe(self, prim, inputs, params, out):
         for tape in tuple(self.tapes):
             tape._record(prim, inputs, params, out)

@@ -15,6 +15,11 @@ def shape_size(shape):
     return size
 
 
+def is_static(shape):
+    """Are the rank and every dimension known? (A py_function's result may have an unknown rank.)"""
+    return shape is not None and None not in shape
+
+
 def consumers(nodes):
     """id(Value) -> the nodes that read it, in program order."""
     users = {}

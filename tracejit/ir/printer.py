@@ -11,6 +11,8 @@ def format_type(value):
 
 
 def _format_param(value):
+    if isinstance(value, str) and not value.isprintable():      # e.g. tf.print's end="\n"
+        return repr(value)
     if isinstance(value, np.ndarray):
         return f"<{value.dtype}{list(value.shape)}>"
     if isinstance(value, slice):

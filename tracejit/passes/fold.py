@@ -2,7 +2,7 @@
 known shape) are evaluated once at compile time."""
 import numpy as np
 
-from ..ir.analysis import shape_size
+from ..ir.analysis import is_static, shape_size
 from ..ir.graph import CONST, constant_array
 from ..primitive import STRUCTURE
 
@@ -20,7 +20,7 @@ def run(graph):
         if size is None or size > MAX_FOLDED_ELEMENTS:
             continue
         if prim.shape_only:
-            if None in node.inputs[0].shape:
+            if not is_static(node.inputs[0].shape):
                 continue
             arrays = [np.empty(node.inputs[0].shape, node.inputs[0].dtype.np)]
         else:

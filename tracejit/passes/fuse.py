@@ -4,7 +4,7 @@ group (by other nodes, outputs or assigns) are exported. A group whose single re
 float reduction with a monoid computes that reduction in the same loop. Groups never create
 cycles. Which primitives may enter a loop is the backend's call (`can_lower`)."""
 from ..dtypes import string
-from ..ir.analysis import consumers, shape_size, topological_order, use_counts
+from ..ir.analysis import consumers, is_static, shape_size, topological_order, use_counts
 from ..ir.graph import FUSED, Node
 from ..primitive import ELEMENTWISE
 
@@ -18,7 +18,7 @@ def fusible(node, can_lower):
     prim = node.prim
     if prim.kind != ELEMENTWISE or not prim.pure or not node.outputs or not can_lower(node):
         return False
-    return all(v.dtype != string for v in node.inputs + node.outputs) and None not in node.outputs[0].shape
+    return all(v.dtype != string for v in node.inputs + node.outputs) and is_static(node.outputs[0].shape)
 
 
 def _any_elementwise(node):

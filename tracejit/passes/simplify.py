@@ -2,6 +2,7 @@
 Value that replaces the node's output (or None to leave it)."""
 import numpy as np
 
+from ..ir.analysis import is_static
 from ..ir.graph import constant_array
 from ..ir.primitives import VARIABLE_READ
 from ..ops import REGISTRY as P
@@ -48,7 +49,7 @@ def _double_transpose(node):
 
 def _reshape_chain(node):
     x = node.inputs[0]
-    if tuple(x.shape) == tuple(node.outputs[0].shape) and None not in x.shape:
+    if is_static(x.shape) and tuple(x.shape) == tuple(node.outputs[0].shape):
         return x
     inner = x.node
     if inner is not None and inner.prim is P["reshape"]:
@@ -60,7 +61,7 @@ def _reshape_chain(node):
 def _as_reshape(node):
     """expand_dims/squeeze with static shapes are reshapes (so reshape chains collapse)."""
     shape = node.outputs[0].shape
-    if None in shape:
+    if not is_static(shape):
         return None
     node.prim, node.params = P["reshape"], {"shape": tuple(shape)}
     return _reshape_chain(node) or REWRITTEN
@@ -87,7 +88,7 @@ def _same_shape_passthrough(node):
 def _sum_to_as_reduce_sum(node):
     """sum_to with static shapes is a reduce_sum (which reduction fusion understands)."""
     g, like = node.inputs
-    if None in g.shape or None in like.shape:
+    if not is_static(g.shape) or not is_static(like.shape):
         return None
     if tuple(g.shape) == tuple(like.shape):
         return g
@@ -107,7 +108,7 @@ RULES = {
     P["pow"]: _pow_constant, P["identity"]: _same_shape_passthrough, P["stop_gradient"]: _same_shape_passthrough,
     P["cast"]: _same_shape_passthrough, P["broadcast_like"]: _same_shape_passthrough,
     P["sum_to"]: _sum_to_as_reduce_sum, P["broadcast_to"]: _same_shape_passthrough,
-    P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape,
+    P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape, P["ensure_shape"]: _same_shape_passthrough,
     VARIABLE_READ: lambda node: node.inputs[0],          # a read for gradients only
 }
 

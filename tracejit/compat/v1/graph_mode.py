@@ -22,7 +22,7 @@ _TF_NAMES = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Real
              "random_uniform": "RandomUniform", "sigmoid": "Sigmoid", "relu": "Relu", "tanh": "Tanh",
              "exp": "Exp", "log": "Log", "square": "Square", "sqrt": "Sqrt", "pow": "Pow", "cast": "Cast",
              "reshape": "Reshape", "transpose": "Transpose", "select": "SelectV2", "argmax": "ArgMax",
-             "while_loop": "while", "cond": "cond"}
+             "while_loop": "while", "cond": "cond", "print": "PrintV2"}
 
 
 def _camel(op):
@@ -144,7 +144,8 @@ class GraphContext(context.TraceContext):
     def _assigned_before(self, target):
         """The value the latest assignment to this variable among the current control inputs (and
         theirs, transitively) writes, if there is one."""
-        assigns = [e for e in self.graph.effects_before(self.graph.current_control_inputs()) if e.inputs[0] is target]
+        assigns = [e for e in self.graph.effects_before(self.graph.current_control_inputs())
+                   if e.prim is ir.ASSIGN and e.inputs[0] is target]
         return max(assigns, key=self.graph.nodes.index).inputs[1] if assigns else None
 
     def assign_variable(self, variable, tensor):
@@ -155,6 +156,10 @@ class GraphContext(context.TraceContext):
 
     def control_dependencies(self, control_inputs):
         return self.graph.control_dependencies(control_inputs)
+
+    def effect_operation(self):
+        node = self.graph.nodes[-1]                    # the effect just bound
+        return Operation([node], name=self.graph.unique_name(_camel(node.op)))
 
     def initial_value(self, variable, tensor):
         array = super().initial_value(variable, tensor)
