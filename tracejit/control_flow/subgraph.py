@@ -15,6 +15,7 @@ import threading
 
 from .. import nest
 from ..context import SubgraphContext, bind, entered
+from ..errors import LeakedTensorError
 from ..ir.graph import ASSIGN, CONST, FUSED, Graph
 from ..ir.verify import verify
 from ..ops.core import convert_to_tensor
@@ -149,8 +150,15 @@ def _vjp_graph(graph, wrt, seeded):
             for i in wrt:
                 tape.watch(xs[i])
             ys = inline(graph, xs)
-        grads = tape.gradient([ys[i] for i in seeded], [xs[i] for i in wrt], output_gradients=seeds,
-                              unconnected_gradients="zero")
+        try:
+            grads = tape.gradient([ys[i] for i in seeded], [xs[i] for i in wrt], output_gradients=seeds,
+                                  unconnected_gradients="zero")
+        except LeakedTensorError as error:
+            raise NotImplementedError(
+                f"the gradient of '{graph.name}' (a while_loop or cond body) is computed by replaying the body, "
+                "but a gradient function refers to a tensor of the original trace: a tf.custom_gradient grad_fn "
+                "inside a control-flow body may use its arguments (dy, variables) but not values computed in the "
+                f"forward pass ({error})") from None
         vjp.outputs = output_values(context, grads, "a gradient")
     return vjp
 

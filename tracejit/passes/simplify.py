@@ -2,6 +2,7 @@
 Value that replaces the node's output (or None to leave it)."""
 import numpy as np
 
+from ..custom_gradient import CUSTOM_GRADIENT
 from ..ir.analysis import is_static
 from ..ir.graph import constant_array
 from ..ir.primitives import VARIABLE_READ
@@ -113,10 +114,21 @@ RULES = {
 }
 
 
+# Rules for nodes of several results: the Values that replace them, in order. tf.custom_gradient's
+# node is an identity on its first inputs, needed only while gradients are built.
+MULTI_RULES = {CUSTOM_GRADIENT: lambda node: node.inputs[:node.params["n_results"]]}
+
+
 def run(graph):
     changes, substitute, kept = [], {}, []
     for node in graph.nodes:
         node.inputs = [substitute.get(id(v), v) for v in node.inputs]
+        multi = MULTI_RULES.get(node.prim)
+        if multi is not None:
+            replacements = multi(node)
+            substitute.update((id(out), value) for out, value in zip(node.outputs, replacements))
+            changes.append(f"{', '.join(map(repr, node.outputs))} = {node.op} replaced by {replacements}")
+            continue
         rule, before = RULES.get(node.prim), node.op
         result = rule(node) if rule is not None else None
         if result is REWRITTEN:
