@@ -103,6 +103,8 @@ def specific(dtype):
         "squeeze": [Sample([f((1, 3, 1))], {"axis": (0, 2)}), Sample([f((2, 1))], {"axis": (1,)})],
         "expand_dims": [Sample([f((2, 3))], {"axis": 0}), Sample([f((2, 3))], {"axis": 2})],
         "broadcast_to": [Sample([f((3,))], {"shape": (2, 3)}), Sample([f((2, 1))], {"shape": (2, 4)})],
+        "grow_rows": [Sample([f((2, 3)), _i(4)]), Sample([f((3,)), _i(1)])],
+        "rows_like": [Sample([f((4, 3)), f((2, 5), 1)]), Sample([f((3,)), f((3,), 1)])],
         "ensure_shape": [Sample([f((2, 3))], {"shape": (2, None)}), Sample([f((2,))], {"shape": None})],
         "sum_to": [Sample([f((2, 3)), f((1, 3), 1)]), Sample([f((2, 3)), f((3,), 1)])],
         "broadcast_like": [Sample([f((1, 3)), f((2, 3), 1)]), Sample([f((3,)), f((2, 3), 1)])],

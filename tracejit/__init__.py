@@ -13,6 +13,7 @@ from .control_flow import cond, while_loop  # noqa: F401
 from .logging_ops import print_v2 as print  # noqa: F401
 from .script_ops import numpy_function, py_function  # noqa: F401
 from .custom_gradient import custom_gradient, grad_pass_through  # noqa: F401
+from .tensor_array import TensorArray  # noqa: F401
 from .context import control_dependencies, executing_eagerly, init_scope  # noqa: F401
 from .naming import name_scope  # noqa: F401
 from .devices import device  # noqa: F401

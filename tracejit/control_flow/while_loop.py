@@ -112,9 +112,8 @@ def _body_result(result, loop_vars):
 
 # ---- the loop variables' contract, checked eagerly and while tracing --------------------------------
 def _loop_invariants(initial, loop_vars, shape_invariants):
-    """One TensorShape per component tensor of loop_vars: the invariant given for it, or its initial shape."""
-    if shape_invariants is None:
-        return [TensorShape(t.shape) for t in initial]
+    """One TensorShape per component tensor of loop_vars: the invariant given for it, else what a
+    composite asks for (a dynamic TensorArray's length varies), else its initial shape."""
     given = _shapes_for_components(loop_vars, shape_invariants)
     invariants = [TensorShape(t.shape) if s is None else TensorShape(s) for t, s in zip(initial, given)]
     for index, (tensor, shape) in enumerate(zip(initial, invariants)):
@@ -125,13 +124,16 @@ def _loop_invariants(initial, loop_vars, shape_invariants):
 
 
 def _shapes_for_components(loop_vars, shape_invariants):
-    """shape_invariants has the structure of loop_vars, with a shape (TensorShape, list of dims or None)
-    where loop_vars has a tensor; a composite (TensorArray) takes the shape of its elements."""
+    """shape_invariants (None, or the structure of loop_vars with a shape, a list of dims or None where
+    loop_vars has a tensor) as one entry per component tensor; a composite (TensorArray) turns the
+    shape given for it (of its elements) into its components' invariants."""
     if isinstance(loop_vars, (list, tuple, dict)):
-        if not isinstance(shape_invariants, (list, tuple, dict)) or len(shape_invariants) != len(loop_vars):
+        if shape_invariants is not None and (not isinstance(shape_invariants, (list, tuple, dict))
+                                             or len(shape_invariants) != len(loop_vars)):
             raise ValueError(f"shape_invariants {shape_invariants!r} does not have the structure of loop_vars")
         keys = list(loop_vars) if isinstance(loop_vars, dict) else range(len(loop_vars))
-        return [shape for k in keys for shape in _shapes_for_components(loop_vars[k], shape_invariants[k])]
+        return [shape for k in keys for shape in _shapes_for_components(
+            loop_vars[k], None if shape_invariants is None else shape_invariants[k])]
     if hasattr(loop_vars, "_component_invariants"):
         return loop_vars._component_invariants(shape_invariants)
     return [shape_invariants]

@@ -291,6 +291,39 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
                 constant_values=value.numpy().item())
 
 
+# ---- rows grown at run time (TensorArray buffers) --------------------------------------------
+@op("grow_rows", INDEX, same_dtype=(), sample="grow_rows")
+def _grow_rows(x, size):
+    """x with zero rows appended up to `size` rows (a run-time value): at least x's rows."""
+    if size.ndim != 0 or not size.dtype.is_integer:
+        raise InvalidArgumentError("grow_rows: size must be an integer scalar")
+    return (None,) + tuple(x.shape[1:]), x.dtype
+
+
+def _grow_rows_impl(x, size):
+    extra = max(int(size) - x.shape[0], 0)
+    return np.concatenate([x, np.zeros((extra,) + x.shape[1:], x.dtype)]) if extra else x.copy()
+
+
+_grow_rows.impl = _grow_rows_impl
+_grow_rows.vjp = lambda g, x, size, out: (_rows_like(g, x), None)
+
+
+@op("rows_like", INDEX, same_dtype=(), sample="rows_like")
+def _rows_like(g, like):
+    """The first rows of g, as many as `like` has (the gradient of grow_rows)."""
+    return (like.shape[0],) + tuple(g.shape[1:]), g.dtype
+
+
+_rows_like.impl = lambda g, like: g[:like.shape[0]].copy()
+_rows_like.vjp = lambda gg, g, like, out: (_grow_rows(gg, _shape_rows(g)), None)
+
+
+def _shape_rows(x):
+    from .shape import shape
+    return strided_slice(shape(x), (0,))
+
+
 # ---- gather / scatter / one_hot -------------------------------------------------------------
 def _check_indices(indices, size, what):
     if indices.size and (indices.min() < 0 or indices.max() >= size):
