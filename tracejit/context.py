@@ -159,9 +159,13 @@ class TraceContext(Context):
 
     def read_variable(self, variable):
         entry = self._current.get(id(variable))
+        start = self.graph.variable_input(variable)
         if entry is None:
-            entry = self._current[id(variable)] = (variable, self.graph.variable_input(variable))
-        tensor = Tensor(symbol=entry[1])
+            entry = self._current[id(variable)] = (variable, start)
+        symbol = entry[1]
+        if symbol is not start:     # after an assignment: for gradients a read of the Variable (ir/primitives.py)
+            symbol = self.graph.add_node(VARIABLE_READ, [symbol, start], {}, symbol.shape, symbol.dtype, user_location())
+        tensor = Tensor(symbol=symbol)
         if self.tapes:
             self.observe_read(variable, tensor)
         return tensor

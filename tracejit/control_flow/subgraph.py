@@ -123,13 +123,18 @@ def merged_captures(*contexts):
 
 
 # ---- re-binding a graph's nodes -----------------------------------------------------------------
-def inline(graph, inputs):
+def inline(graph, inputs, variables=None):
     """Bind `graph`'s nodes again, in the current context, on `inputs` (tensors for graph.inputs);
-    returns the tensors of graph.outputs. Tapes recording here see every node."""
+    returns the tensors of graph.outputs. Tapes recording here see every node. `variables` gives a
+    tensor per variable input Value ({id(Value): tensor}): the graph's Variables become values and
+    its assignments are left out (reads are SSA values already)."""
     values = {id(v): t for v, t in zip(graph.inputs, inputs)}
+    values.update(variables or {})
     for node in graph.nodes:
         if node.prim is CONST:
             values[id(node.outputs[0])] = Tensor(node.params["value"])
+            continue
+        if node.prim is ASSIGN and variables is not None:
             continue
         if node.prim in (ASSIGN, FUSED):
             raise AssertionError(f"cannot inline {node.op} nodes (graph {graph.name})")

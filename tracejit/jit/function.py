@@ -21,6 +21,7 @@ from . import signature as sig
 from .cache import CacheInfo, TraceCache, captured_bytes, constant_bytes
 from .retrace import TraceSignature, explain_retrace, relaxed_leaves, suggest_signature
 from .trace_report import TraceMonitor, TraceReport, mark_changed_values, merge_findings
+from .call import GraphFunction, call
 from .tracer import NONE_OUTPUT, trace
 
 _RETRACE_WINDOW, _RETRACE_LIMIT = 10, 5
@@ -47,6 +48,7 @@ class ConcreteFunction:
         # large captured arrays: graph inputs after the arguments, fed the same arrays on every call
         self.captured_inputs = [array for _, array in graph.captures]
         self._executable = backend.executable(self.optimized_graph, debug)
+        self._graph_function = None           # for calls under a GradientTape (jit/call.py), built on the first
         self.function_type, self._captures = function_type.build(bound, leaves, graph.outputs, structured_outputs,
                                                                  self.variables)
         self.compile_seconds = time.perf_counter() - start      # passes + backend
@@ -71,6 +73,14 @@ class ConcreteFunction:
             return Tensor._wrap(results[self.structured_outputs])
         return nest.map_structure(lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]),
                                   self.structured_outputs)
+
+    def _call_recorded(self, tensors):
+        """The call as one operation of the eager tapes recording (a CALL: compiled forward, compiled
+        backward), with the argument tensors the caller passed (the tapes know them)."""
+        if self._graph_function is None:
+            self._graph_function = GraphFunction(self.graph, self.captured_inputs, plain=self._executable)
+        results = call(self._graph_function, tensors)
+        return nest.map_structure(lambda i: None if i is NONE_OUTPUT else results[i], self.structured_outputs)
 
     def __call__(self, *args):
         arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
@@ -149,13 +159,13 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         context = current_context()
-        if self._eager_fallback or config.functions_run_eagerly() or context.tapes and context.executing_eagerly:
-            # eagerly, TF runs the function as written (not converted); under an eager GradientTape the
-            # Python runs eagerly so the tape records every op (a compiled call would be invisible to it)
-            return self._python_function(*args, **kwargs)
+        if self._eager_fallback or config.functions_run_eagerly():
+            return self._python_function(*args, **kwargs)       # as written (TF does not convert it either)
         if not context.executing_eagerly:         # a nested @function: inlined into the outer trace
             with _autograph_status(self._autograph):
                 return self._graph_function(*args, **kwargs)
+        if context.tapes:                         # recorded as one operation by the eager tapes
+            return self._call_under_tapes(args, kwargs)
         fast_key = None if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:
             concrete = self._fast_cache.get(fast_key)
@@ -173,6 +183,16 @@ class Function:
         if fast_key is not None:
             self._fast_cache[fast_key] = concrete
         return concrete._call_flat(arrays)
+
+    def _call_under_tapes(self, args, kwargs):
+        concrete, _, traced = self._lookup(args, kwargs, record_call=True)
+        if concrete is None:                     # on_excess="eager" fired on this call
+            return self._python_function(*args, **kwargs)
+        if traced and self._check_parity:
+            self._assert_parity(args, kwargs)
+        if self._input_signature is not None:
+            args = tuple(sig.match_input_signature(self._name, self._input_signature, args))
+        return concrete._call_recorded(sig.argument_tensors(sig.bind_arguments(self._signature, args, kwargs)))
 
     def get_concrete_function(self, *args, **kwargs):
         if not args and not kwargs and self._input_signature is not None:

@@ -119,10 +119,18 @@ RULES = {
 MULTI_RULES = {CUSTOM_GRADIENT: lambda node: node.inputs[:node.params["n_results"]]}
 
 
-def run(graph):
+def run_rules(graph, prims):
+    """Only the rules of these primitives (saving a graph drops the nodes that only shape gradients)."""
+    return run(graph, lambda prim: prim in prims)
+
+
+def run(graph, applies=lambda prim: True):
     changes, substitute, kept = [], {}, []
     for node in graph.nodes:
         node.inputs = [substitute.get(id(v), v) for v in node.inputs]
+        if not applies(node.prim):
+            kept.append(node)
+            continue
         multi = MULTI_RULES.get(node.prim)
         if multi is not None:
             replacements = multi(node)
