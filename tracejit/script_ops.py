@@ -20,7 +20,7 @@ from .errors import InvalidArgumentError, UnknownError
 from .ops.broadcast import zeros_like
 from .ops.core import convert_to_tensor
 from .primitive import CONTROL, Primitive
-from .tensor import Tensor, TensorShape, TensorSpec
+from .tensor import Tensor, TensorSpec
 
 
 def py_function(func=None, inp=None, Tout=None, name=None):

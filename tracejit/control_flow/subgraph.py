@@ -11,6 +11,8 @@ cond, their gradients), kept in the node's params.
                                       is recomputed inside it (inlined under a GradientTape), so
                                       nothing but its inputs must be kept from the forward run
 """
+import collections
+import itertools
 import threading
 
 from .. import nest
@@ -19,13 +21,15 @@ from ..errors import LeakedTensorError
 from ..ir.graph import ASSIGN, CONST, FUSED, Graph
 from ..ir.verify import verify
 from ..ops.core import convert_to_tensor
+from ..primitive import CONTROL
 from ..tensor import Tensor
 
 
 class Subgraph:
-    """A graph without variables that a control-flow node runs on arrays: `subgraph(arrays)` ->
-    list of arrays. Its executable is built by the backend current at the first call (passes +
-    lowering, as for a @function) and cached per backend."""
+    """A graph a node runs on arrays (a control-flow body, which has no variables; a function's
+    forward or backward graph, jit/call.py): `subgraph(arrays)` -> list of arrays. Its executable
+    is built by the backend current at the first call (passes + lowering, as for a @function) and
+    cached per backend."""
 
     def __init__(self, graph):
         verify(graph)
@@ -62,7 +66,7 @@ class Subgraph:
     @property
     def only_pure_ops(self):
         """Nothing but pure, non-control-flow nodes: cheap and safe to run when not needed."""
-        return all(node.prim.pure and not node.effect and node.prim.kind != "control" for node in self.graph.nodes)
+        return all(node.prim.pure and not node.effect and node.prim.kind != CONTROL for node in self.graph.nodes)
 
     def vjp(self, wrt, seeded):
         """The Subgraph of the vector-Jacobian product: inputs = this graph's inputs + a cotangent per
@@ -71,20 +75,19 @@ class Subgraph:
         key = (tuple(wrt), tuple(seeded))
         found = self._vjps.get(key)
         if found is None:
-            found = self._vjps[key] = Subgraph(_vjp_graph(self.graph, wrt, seeded))
+            found = self._vjps[key] = Subgraph(vjp_graph(self.graph, wrt, seeded))
         return found
 
     def __repr__(self):
         return self.graph.name
 
 
-_names = {}
+_counters = collections.defaultdict(itertools.count)
 
 
 def unique_name(base):
     """Subgraph names are unique per process, so printed IR tells nested bodies apart."""
-    count = _names[base] = _names.get(base, 0) + 1
-    return f"{base}_{count}"
+    return f"{base}_{next(_counters[base]) + 1}"
 
 
 def trace_subgraph(fn, input_types, name, parent):
@@ -144,26 +147,34 @@ def inline(graph, inputs, variables=None):
     return [values[id(v)] for v in graph.outputs]
 
 
-def _vjp_graph(graph, wrt, seeded):
+def vjp_graph(graph, wrt, seeded, fixed=()):
+    """The graph of vector-Jacobian products of `graph`, recomputing it (it is inlined under a
+    GradientTape). Its sources are graph.inputs but the last len(fixed) (those are the arrays `fixed`,
+    a function's large captured arrays), then a value per Variable of the graph (assignments are
+    left out). Inputs: the sources, then a cotangent per output index in `seeded`; outputs: the
+    gradient of each source index in `wrt` (zeros where unconnected)."""
     from ..autodiff import GradientTape
     vjp = Graph(unique_name(f"{graph.name}_grad"))
-    xs = [Tensor(symbol=vjp.add_input(v.shape, v.dtype)) for v in graph.inputs]
+    fed = graph.inputs[:len(graph.inputs) - len(fixed)] + [v for v, _ in graph.variables]
+    sources = [Tensor(symbol=vjp.add_input(v.shape, v.dtype)) for v in fed]
     seeds = [Tensor(symbol=vjp.add_input(graph.outputs[i].shape, graph.outputs[i].dtype)) for i in seeded]
     context = SubgraphContext(vjp, None)
     with entered(context):
         with GradientTape() as tape:
             for i in wrt:
-                tape.watch(xs[i])
-            ys = inline(graph, xs)
+                tape.watch(sources[i])
+            arguments = sources[:len(fed) - len(graph.variables)] + [Tensor(a) for a in fixed]
+            variables = {id(v): t for (v, _), t in zip(graph.variables, sources[len(arguments) - len(fixed):])}
+            ys = inline(graph, arguments, variables if graph.variables else None)
         try:
-            grads = tape.gradient([ys[i] for i in seeded], [xs[i] for i in wrt], output_gradients=seeds,
+            grads = tape.gradient([ys[i] for i in seeded], [sources[i] for i in wrt], output_gradients=seeds,
                                   unconnected_gradients="zero")
         except LeakedTensorError as error:
             raise NotImplementedError(
-                f"the gradient of '{graph.name}' (a while_loop or cond body) is computed by replaying the body, "
-                "but a gradient function refers to a tensor of the original trace: a tf.custom_gradient grad_fn "
-                "inside a control-flow body may use its arguments (dy, variables) but not values computed in the "
-                f"forward pass ({error})") from None
+                f"the gradient of '{graph.name}' recomputes it (a while_loop or cond body, or a higher derivative of "
+                "a function call), but a gradient function refers to a tensor of the original trace: a "
+                "tf.custom_gradient grad_fn there may use its arguments (dy, variables) but not values computed in "
+                f"the forward pass ({error})") from None
         vjp.outputs = output_values(context, grads, "a gradient")
     return vjp
 

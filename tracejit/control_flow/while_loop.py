@@ -19,6 +19,7 @@ import numpy as np
 from .. import dtypes, nest
 from ..context import bind, current_context
 from ..errors import InvalidArgumentError
+from ..ops import cast
 from ..ops import elementwise as ew
 from ..ops.broadcast import zeros_like
 from ..ops.core import convert_to_tensor
@@ -173,15 +174,49 @@ def _conforms(shape, invariant):
 
 
 # ---- graph: a WHILE node ---------------------------------------------------------------------------
-class _LoopSpec:
-    """What tracing the loop found: the loop variables (user's, then the counter and the assigned
-    Variables around them), the subgraphs and what they capture."""
+class _Loop:
+    """The loop variables as the subgraphs see them: the counter (with maximum_iterations), then the
+    component tensors of loop_vars with their invariants; and the Python functions wrapped to take
+    and return those flat tensors."""
 
-    def __init__(self, loop_vars, maximum_iterations):
+    def __init__(self, loop_vars, shape_invariants, maximum_iterations):
         self.loop_vars = loop_vars
-        self.user_tensors, self.rebuild = flatten_values(loop_vars, "loop_vars")
+        self.tensors, self.rebuild = flatten_values(loop_vars, "loop_vars")
+        self.invariants = _loop_invariants(self.tensors, loop_vars, shape_invariants)
         self.limit = None if maximum_iterations is None else _limit_tensor(maximum_iterations)
-        self.counted = self.limit is not None
+        self.counter = [] if self.limit is None else [convert_to_tensor(np.int32(0))]
+        self.types = [((), dtypes.int32)] * len(self.counter) + [
+            (tuple(shape), t.dtype) for shape, t in zip(self.invariants, self.tensors)]
+
+    @property
+    def initial(self):
+        return self.counter + self.tensors
+
+    def _user_vars(self, flat):
+        return self.rebuild(flat[len(self.counter):])
+
+    def condition(self, cond):
+        def loop_cond(*flat):
+            result = cond(*_arguments(self._user_vars(flat)))
+            result = convert_to_tensor(_read_variable(result))
+            _check_condition_type(result)
+            if self.counter:
+                result = ew.logical_and(ew.less(flat[0], self.limit), result)
+            return [result]
+        return loop_cond
+
+    def step(self, body):
+        def loop_body(*flat):
+            before = self._user_vars(flat)
+            result = nest.map_structure(_read_variable, _body_result(body(*_arguments(before)), self.loop_vars))
+            _check_iteration(before, result, self.invariants, 1)
+            tensors, _ = flatten_values(result, "the body's result")
+            return ([ew.add(flat[0], np.int32(1))] if self.counter else []) + tensors
+        return loop_body
+
+    def results(self, outputs):
+        """loop_vars rebuilt from the node's outputs (the counter and carried Variables left out)."""
+        return self.rebuild(outputs[len(self.counter):len(self.counter) + len(self.tensors)])
 
 
 def _limit_tensor(maximum_iterations):
@@ -190,45 +225,31 @@ def _limit_tensor(maximum_iterations):
         raise ValueError(f"'maximum_iterations' must be a scalar. Received shape: {limit.shape}")
     if not limit.dtype.is_integer:
         raise TypeError(f"'maximum_iterations' must be an integer, got {limit.dtype.name}")
-    return limit if limit.dtype == dtypes.int32 else _cast(limit, dtypes.int32)
-
-
-def _cast(tensor, dtype):
-    from ..ops import cast
-    return cast(tensor, dtype)
+    return limit if limit.dtype == dtypes.int32 else cast(limit, dtypes.int32)
 
 
 def _graph_loop(cond, body, loop_vars, shape_invariants, maximum_iterations):
     parent = current_context()
-    loop_vars = nest.map_structure(_read_variable, loop_vars)
-    loop_vars = _prepare_composites(loop_vars, cond, body, parent)
-    spec = _LoopSpec(loop_vars, maximum_iterations)
-    invariants = _loop_invariants(spec.user_tensors, loop_vars, shape_invariants)
-    counter = [convert_to_tensor(np.int32(0))] if spec.counted else []
-    types = [((), dtypes.int32)] * len(counter) + [(tuple(s), t.dtype) for s, t in zip(invariants, spec.user_tensors)]
-    n_user = len(spec.user_tensors)
+    loop_vars = _prepare_composites(nest.map_structure(_read_variable, loop_vars), body, parent)
+    loop = _Loop(loop_vars, shape_invariants, maximum_iterations)
+    cond_trace = trace_subgraph(loop.condition(cond), loop.types, "while_cond", parent)
+    body_trace = trace_subgraph(loop.step(body), loop.types, "while_body", parent)
+    carried = _carried_variables(cond_trace[1], body_trace[1], parent)
+    (cond_sub, body_sub), captures = _loop_subgraphs(cond_trace, body_trace, len(loop.types), carried)
+    initial = loop.initial + [parent.read_variable(v) for v in carried]
+    params = {"cond": cond_sub, "body": body_sub, "n_vars": len(initial)}
+    if carried:
+        params["variable_slots"] = tuple(range(len(loop.initial), len(initial)))
+    if cond_sub.has_effects or body_sub.has_effects:
+        params["effect"] = True
+    outputs = bind(WHILE, initial + [outer for _, outer in captures], params)
+    for variable, value in zip(carried, outputs[len(loop.initial):]):
+        variable.assign(value)
+    return loop.results(outputs)
 
-    def user_args(flat):
-        return _arguments(spec.rebuild(flat[len(counter):]))
 
-    def loop_cond(*flat):
-        result = cond(*user_args(flat))
-        result = result._as_tensor() if hasattr(result, "_as_tensor") and not isinstance(result, Tensor) else result
-        result = convert_to_tensor(result)
-        _check_condition_type(result)
-        if spec.counted:
-            result = ew.logical_and(ew.less(flat[0], spec.limit), result)
-        return [result]
-
-    def loop_body(*flat):
-        before = spec.rebuild(flat[len(counter):])
-        result = _body_result(body(*_arguments(before)), spec.loop_vars)
-        _check_iteration(before, nest.map_structure(_read_variable, result), invariants, 1)
-        tensors, _ = flatten_values(nest.map_structure(_read_variable, result), "the body's result")
-        return ([ew.add(flat[0], np.int32(1))] if spec.counted else []) + tensors
-
-    cond_graph, cond_context, cond_out = trace_subgraph(loop_cond, types, "while_cond", parent)
-    body_graph, body_context, body_out = trace_subgraph(loop_body, types, "while_body", parent)
+def _carried_variables(cond_context, body_context, parent):
+    """The Variables the body assigns: loop variables of the node, assigned by the parent after it."""
     if cond_context.assigned:
         names = ", ".join(v.name for v in cond_context.assigned.values())
         raise ValueError(f"while_loop: cond must not assign Variables (it assigns {names})")
@@ -237,26 +258,22 @@ def _graph_loop(cond, body, loop_vars, shape_invariants, maximum_iterations):
         raise NotImplementedError(
             "while_loop: assigning Variables inside the body of a TF1 graph loop is not supported (the assignment "
             f"would only run when fetched); carry the value as a loop variable instead ({carried[0].name})")
-    leading = cond_graph.inputs[:len(types)] + [_carried_input(cond_context, v) for v in carried]
-    body_leading = body_graph.inputs[:len(types)] + [_carried_input(body_context, v) for v in carried]
+    return carried
+
+
+def _loop_subgraphs(cond_trace, body_trace, n_types, carried):
+    """The cond and body Subgraphs, both taking the loop variables, the carried Variables, then every
+    capture of either (in one order), and the captures [(key, outer tensor)] the node feeds."""
+    (cond_graph, cond_context, cond_out), (body_graph, body_context, body_out) = cond_trace, body_trace
+    leading = {id(context): context.graph.inputs[:n_types] + [_carried_input(context, v) for v in carried]
+               for context in (cond_context, body_context)}
     cond_graph.outputs = output_values(cond_context, cond_out, "while_loop's cond")
     body_graph.outputs = output_values(body_context, body_out, "while_loop's body") + \
         [body_context.current_value(v) for v in carried]
     captures = merged_captures(cond_context, body_context)
-    order_inputs(cond_graph, cond_context, leading, captures)
-    order_inputs(body_graph, body_context, body_leading, captures)
-    initial = counter + spec.user_tensors + [parent.read_variable(v) for v in carried]
-    cond_sub, body_sub = Subgraph(cond_graph), Subgraph(body_graph)
-    params = {"cond": cond_sub, "body": body_sub, "n_vars": len(initial)}
-    if carried:
-        params["variable_slots"] = tuple(range(len(initial) - len(carried), len(initial)))
-    if cond_sub.has_effects or body_sub.has_effects:
-        params["effect"] = True
-    outputs = bind(WHILE, initial + [outer for _, outer in captures], params)
-    finals = outputs[len(counter):len(counter) + n_user]
-    for variable, value in zip(carried, outputs[len(counter) + n_user:]):
-        variable.assign(value)
-    return spec.rebuild(finals)
+    for context in (cond_context, body_context):
+        order_inputs(context.graph, context, leading[id(context)], captures)
+    return (Subgraph(cond_graph), Subgraph(body_graph)), captures
 
 
 def _carried_input(context, variable):
@@ -266,14 +283,14 @@ def _carried_input(context, variable):
     return value if value is not None else context.graph.new_value(variable.shape, variable.dtype, name=variable.name)
 
 
-def _prepare_composites(loop_vars, cond, body, parent):
+def _prepare_composites(loop_vars, body, parent):
     """Composites that cannot enter a loop yet (a TensorArray whose element shape only its first
     write tells) learn it from a trial trace of the body (discarded), as TF infers it."""
     pending = [leaf for leaf in nest.flatten(loop_vars) if getattr(leaf, "_needs_element_shape", False)]
     if not pending:
         return loop_vars
-    from .subgraph import trace_subgraph as trial
-    _, _, result = trial(lambda: _body_result(body(*_arguments(loop_vars)), loop_vars), [], "while_trial", parent)
+    _, _, result = trace_subgraph(lambda: _body_result(body(*_arguments(loop_vars)), loop_vars), [], "while_trial",
+                                  parent)
     learned = {id(old): new for old, new in zip(nest.flatten(loop_vars), nest.flatten(result))}
     return nest.map_structure(lambda leaf: leaf._with_element_shape_of(learned.get(id(leaf)))
                               if getattr(leaf, "_needs_element_shape", False) else leaf, loop_vars)

@@ -90,9 +90,11 @@ class GraphFunction:
         outputs and residuals) that recomputes the forward, as the residuals the backward got are the
         forward's values and their cotangents must flow back through it."""
         if self._recomputing is None:
+            from ..control_flow.subgraph import vjp_graph
             forward = self._forward_with_residuals()[0].graph
-            self._recomputing = GraphFunction(_recomputing_vjp_graph(forward, self.n_arguments,
-                                                                     self.captured_arrays))
+            sources = [i for i, v in enumerate(self.sources) if v.dtype.is_floating]
+            seeded = [i for i, v in enumerate(forward.outputs) if v.dtype.is_floating]
+            self._recomputing = GraphFunction(vjp_graph(forward, sources, seeded, self.captured_arrays))
         return self._recomputing
 
     def __repr__(self):
@@ -124,30 +126,6 @@ def _backward_graph(forward, n_arguments):
         graph.outputs = [context.symbol(g, "a gradient") for g in results]
     residuals = [outer._symbol for outer, _ in context.captures.values()]
     return graph, residuals
-
-
-def _recomputing_vjp_graph(forward, n_arguments, captured_arrays):
-    """Inputs: the arguments, a value per Variable, a cotangent per floating output (residuals
-    included); outputs: the gradient of each floating argument and Variable. The forward (its
-    assignments aside: Variables are inputs here) is inlined under a tape."""
-    from ..autodiff import GradientTape
-    from ..control_flow.subgraph import inline
-    graph = Graph(f"{forward.name}_vjp")
-    arguments = [Tensor(symbol=graph.add_input(v.shape, v.dtype)) for v in forward.inputs[:n_arguments]]
-    variables = [Tensor(symbol=graph.add_input(v.shape, v.dtype)) for v, _ in forward.variables]
-    floating = [v for v in forward.outputs if v.dtype.is_floating]
-    seeds = [Tensor(symbol=graph.add_input(v.shape, v.dtype)) for v in floating]
-    sources = [t for t in arguments + variables if t.dtype.is_floating]
-    context = SubgraphContext(graph, None)
-    with entered(context):
-        with GradientTape() as tape:
-            tape.watch(sources)
-            outputs = inline(forward, arguments + [Tensor(a) for a in captured_arrays],
-                             variables={id(v): t for (v, _), t in zip(forward.variables, variables)})
-        targets = [t for t, v in zip(outputs, forward.outputs) if v.dtype.is_floating]
-        grads = tape.gradient(targets, sources, output_gradients=seeds, unconnected_gradients="zero")
-        graph.outputs = [context.symbol(g, "a gradient") for g in grads]
-    return graph
 
 
 # ---- the primitive ----------------------------------------------------------------------------------
