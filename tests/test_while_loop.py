@@ -312,3 +312,12 @@ def test_unconnected_and_second_order_gradients():
         return tape.gradient(a, [x, y], unconnected_gradients="zero")
     gx, gy = compiled(unconnected)(tf.constant(1.0), tf.constant(1.0))
     assert gx.numpy() == 4.0 and gy.numpy() == 0.0
+
+
+def test_saving_a_function_with_a_graph_loop_says_it_is_not_supported(tmp_path):
+    class Counter(tf.Module):
+        @tf.function(input_signature=[tf.TensorSpec([], tf.int32)])
+        def count(self, n):
+            return tf.while_loop(lambda i: i < n, lambda i: (i + 1,), [tf.constant(0)])[0]
+    with pytest.raises(NotImplementedError, match="op 'while_loop' is not a registered op"):
+        tf.saved_model.save(Counter(), str(tmp_path))

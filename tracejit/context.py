@@ -164,7 +164,8 @@ class TraceContext(Context):
             entry = self._current[id(variable)] = (variable, start)
         symbol = entry[1]
         if symbol is not start:     # after an assignment: for gradients a read of the Variable (ir/primitives.py)
-            symbol = self.graph.add_node(VARIABLE_READ, [symbol, start], {}, symbol.shape, symbol.dtype, user_location())
+            symbol = self.graph.add_node(VARIABLE_READ, [symbol, start], {}, symbol.shape, symbol.dtype,
+                                         user_location())
         tensor = Tensor(symbol=symbol)
         if self.tapes:
             self.observe_read(variable, tensor)
@@ -203,7 +204,8 @@ class SubgraphContext(TraceContext):
 
     def __init__(self, graph, parent):
         super().__init__(graph, allow_variable_creation=getattr(parent, "allow_variable_creation", True),
-                         capture_bytes=getattr(parent, "capture_bytes", None), observer=getattr(parent, "observer", None))
+                         capture_bytes=getattr(parent, "capture_bytes", None),
+                         observer=getattr(parent, "observer", None))
         self.parent = parent
         self.captures = {}
         self.assigned = {}              # id(variable) -> variable, in assignment order

@@ -110,8 +110,8 @@ def _vjp(gs, *inputs_and_outs, grad_fn, n_results):
     grads = [None if g is None else convert_to_tensor(g) for g in grad_fn(dys)]
     for g, x in zip(grads, inputs[n_results:]):
         if g is not None and (g.dtype != x.dtype or not x.shape.is_compatible_with(g.shape)):
-            raise InvalidArgumentError(f"@custom_gradient grad_fn returned a {g.dtype.name}{list(g.shape)} gradient for "
-                                       f"a {x.dtype.name}{list(x.shape)} input")
+            raise InvalidArgumentError(f"@custom_gradient grad_fn returned a {g.dtype.name}{list(g.shape)} gradient "
+                                       f"for a {x.dtype.name}{list(x.shape)} input")
     return [None] * n_results + grads
 
 

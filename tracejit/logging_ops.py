@@ -59,8 +59,8 @@ def _is_tensor(x):
 def _sorted_dicts(structure):
     """Dicts in key order, as tf.nest flattens them and pprint prints them."""
     if isinstance(structure, dict):
-        return type(structure)((k, _sorted_dicts(structure[k])) for k in sorted(structure)) \
-            if isinstance(structure, collections.OrderedDict) else {k: _sorted_dicts(structure[k]) for k in sorted(structure)}
+        items = [(k, _sorted_dicts(structure[k])) for k in sorted(structure)]
+        return collections.OrderedDict(items) if isinstance(structure, collections.OrderedDict) else dict(items)
     if isinstance(structure, (list, tuple)) and not hasattr(structure, "_fields"):
         return type(structure)(_sorted_dicts(v) for v in structure)
     return structure

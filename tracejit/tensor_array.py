@@ -118,7 +118,8 @@ class TensorArray:
 
 def _check_dtype(value, dtype):
     if value.dtype != dtype:
-        raise InvalidArgumentError(f"TensorArray dtype is {dtype.name} but Op is trying to write dtype {value.dtype.name}")
+        raise InvalidArgumentError(f"TensorArray dtype is {dtype.name} but Op is trying to write dtype "
+                                   f"{value.dtype.name}")
 
 
 def _int(index, what):
@@ -251,13 +252,15 @@ class _EagerTensorArray(_TensorArrayBase):
         value = convert_to_tensor(value, dtype_hint=self._dtype)
         lengths = [int(n) for n in np.asarray(convert_to_tensor(lengths).numpy()).reshape(-1)]
         if value.ndim == 0:
-            raise InvalidArgumentError(f"Expected value to be at least a vector, but received shape: {list(value.shape)}")
+            raise InvalidArgumentError(f"Expected value to be at least a vector, but received shape: "
+                                       f"{list(value.shape)}")
         if sum(lengths) != value.shape[0]:
             raise InvalidArgumentError(f"Expected sum of lengths to be equal to values.shape[0], but sum of lengths is "
                                        f"{sum(lengths)} and value's shape is: {list(value.shape)}")
         if not self._dynamic_size and len(lengths) != len(self._tensors):
             raise InvalidArgumentError(f"TensorArray's size is not equal to the size of lengths ({len(self._tensors)} "
-                                       f"vs. {len(lengths)}), and the TensorArray is not marked as dynamically resizeable")
+                                       f"vs. {len(lengths)}), and the TensorArray is not marked as dynamically "
+                                       "resizeable")
         starts = np.cumsum([0] + lengths)
         self._tensors = [value[int(a):int(b)] for a, b in zip(starts[:-1], starts[1:])]
         return self

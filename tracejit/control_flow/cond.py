@@ -67,9 +67,8 @@ def _staged_cond(pred, true_fn, false_fn):
         if true_sub.has_effects or false_sub.has_effects:
             params["effect"] = True
         merged = bind(COND, [pred] + outer, params)
-    for variable, value in zip(assigned, merged[len(true.tensors):]):
-        if value._symbol is not parent.read_variable(variable)._symbol:     # unchanged in both branches
-            variable.assign(value)
+    for variable, value in zip(assigned, merged[len(true.tensors):]):       # assigned in either branch
+        variable.assign(value)
     values = iter(true.rebuild(merged[:len(true.tensors)]))
     return nest.pack_sequence_as(true.result, [next(values) if present else None for present in true.present])
 

@@ -303,8 +303,9 @@ def _while_type(*inputs, cond, body, n_vars, variable_slots=(), keep_history=Fal
     loop_types = body.graph.inputs[:n_vars]
     for index, (given, expected) in enumerate(zip(inputs, loop_types)):
         if given.dtype != expected.dtype or not TensorShape(expected.shape).is_compatible_with(given.shape):
-            raise InvalidArgumentError(f"while_loop: loop variable {index} is {format_shape_dtype(given.shape, given.dtype)}"
-                                       f", expected {format_shape_dtype(expected.shape, expected.dtype)}")
+            raise InvalidArgumentError(f"while_loop: loop variable {index} is "
+                                       f"{format_shape_dtype(given.shape, given.dtype)}, expected "
+                                       f"{format_shape_dtype(expected.shape, expected.dtype)}")
     types = [(v.shape, v.dtype) for v in loop_types]
     return types + [((), dtypes.variant)] if keep_history else types
 

@@ -83,8 +83,11 @@ class ConcreteFunction:
         return nest.map_structure(lambda i: None if i is NONE_OUTPUT else results[i], self.structured_outputs)
 
     def __call__(self, *args):
-        arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
-        return self._call_flat(arrays)
+        tensors = sig.match_input_signature(self.graph.name, self._specs, args)
+        context = current_context()
+        if context.tapes and context.executing_eagerly:
+            return self._call_recorded(tensors)
+        return self._call_flat([t._value for t in tensors])
 
     def pretty_printed_signature(self, verbose=True):
         """TF's text: "Input Parameters: / Output Type: / Captures:" (verbose), else a Python signature."""

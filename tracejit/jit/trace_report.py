@@ -264,7 +264,7 @@ class TraceMonitor:
     def _on_c_call(self, frame, event, function):
         if event != "c_call":
             return
-        if frame.f_code is converted_call.__code__:     # converted code calls builtins through AutoGraph's converted_call
+        if frame.f_code is converted_call.__code__:     # converted code calls builtins through converted_call
             frame = frame.f_back
         if self._accesses(frame.f_code) is None:        # not the user's code
             return
