@@ -46,31 +46,46 @@ def _staged_cond(pred, true_fn, false_fn):
     parent = current_context()
     true, false = _Branch(true_fn, "cond_true", parent), _Branch(false_fn, "cond_false", parent)
     _check_same_results(true, false)
+    assigned = _assigned_variables(true, false, parent)
+    merged = _merged_results(pred, true, false, _finish_branches(true, false, assigned))
+    for variable, value in zip(assigned, merged[len(true.tensors):]):       # assigned in either branch
+        variable.assign(value)
+    values = iter(true.rebuild(merged[:len(true.tensors)]))
+    return nest.pack_sequence_as(true.result, [next(values) if present else None for present in true.present])
+
+
+def _assigned_variables(true, false, parent):
+    """Variables either branch assigns: results of both branches, assigned by the parent after the cond."""
     assigned = list({**true.context.assigned, **false.context.assigned}.values())
     if assigned and parent.deferred_effects:
         raise NotImplementedError(
             "cond: assigning Variables in the branches of a TF1 graph cond is not supported (the assignment would "
             f"only run when fetched); return the value from the branch instead ({assigned[0].name})")
+    return assigned
+
+
+def _finish_branches(true, false, assigned):
+    """Both graphs return their results and the assigned Variables' values, and take every capture
+    of either branch (in one order); returns the outer tensors the captures read."""
     for branch in (true, false):
         branch.graph.outputs = output_values(branch.context, branch.tensors, "a branch of cond") + \
             [branch.context.current_value(v) for v in assigned]
     captures = merged_captures(true.context, false.context)
     for branch in (true, false):
         order_inputs(branch.graph, branch.context, [], captures)
-    outer = [tensor for _, tensor in captures]
+    return [tensor for _, tensor in captures]
+
+
+def _merged_results(pred, true, false, outer):
+    """Cheap pure branches inlined and merged with select; else one COND node running the branch taken."""
     true_sub, false_sub = Subgraph(true.graph), Subgraph(false.graph)
     if true_sub.only_pure_ops and false_sub.only_pure_ops:
-        merged = [t if t is f else select(pred, t, f) for t, f in zip(inline(true.graph, outer),
-                                                                       inline(false.graph, outer))]
-    else:
-        params = {"true_branch": true_sub, "false_branch": false_sub}
-        if true_sub.has_effects or false_sub.has_effects:
-            params["effect"] = True
-        merged = bind(COND, [pred] + outer, params)
-    for variable, value in zip(assigned, merged[len(true.tensors):]):       # assigned in either branch
-        variable.assign(value)
-    values = iter(true.rebuild(merged[:len(true.tensors)]))
-    return nest.pack_sequence_as(true.result, [next(values) if present else None for present in true.present])
+        return [t if t is f else select(pred, t, f) for t, f in zip(inline(true.graph, outer),
+                                                                     inline(false.graph, outer))]
+    params = {"true_branch": true_sub, "false_branch": false_sub}
+    if true_sub.has_effects or false_sub.has_effects:
+        params["effect"] = True
+    return bind(COND, [pred] + outer, params)
 
 
 def _check_same_results(true, false):

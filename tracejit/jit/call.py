@@ -17,7 +17,9 @@ Nodes whose vjp needs more of the forward run (a while loop's history, a py_func
 that output to the clone. The backward graph is itself a GraphFunction: a tape recording the
 backward call (a persistent tape asked twice, nested tapes for higher derivatives) differentiates
 it the same way."""
+from ..autodiff import backward
 from ..context import SubgraphContext, TraceContext, bind, current_context, entered
+from ..control_flow.subgraph import Subgraph, vjp_graph
 from ..ir.graph import ASSIGN, CONST, FUSED, Graph
 from ..ops.broadcast import zeros_like
 from ..primitive import CONTROL, Primitive
@@ -29,7 +31,6 @@ class GraphFunction:
     large captured arrays fed by reference; variables read by reference) is never modified."""
 
     def __init__(self, graph, captured_arrays=(), plain=None):
-        from ..control_flow.subgraph import Subgraph
         self.graph = graph
         self.captured_arrays = list(captured_arrays)
         self.n_arguments = len(graph.inputs) - len(self.captured_arrays)
@@ -75,7 +76,6 @@ class GraphFunction:
         return self._backward_error is None
 
     def _build_backward(self):
-        from ..control_flow.subgraph import Subgraph
         if self._backward_error is not None:
             raise self._backward_error
         forward = self.graph.clone(self.graph.name)
@@ -88,9 +88,9 @@ class GraphFunction:
         """The vjp for cotangents of the residuals too (a tape differentiating the backward call, for
         higher derivatives): a GraphFunction of (arguments, Variable values, cotangents of the floating
         outputs and residuals) that recomputes the forward, as the residuals the backward got are the
-        forward's values and their cotangents must flow back through it."""
+        forward's values and their cotangents must flow back through it. (The recomputation runs the
+        forward's effects again: a print prints once more when a higher derivative is taken.)"""
         if self._recomputing is None:
-            from ..control_flow.subgraph import vjp_graph
             forward = self._forward_with_residuals()[0].graph
             sources = [i for i, v in enumerate(self.sources) if v.dtype.is_floating]
             seeded = [i for i, v in enumerate(forward.outputs) if v.dtype.is_floating]
@@ -104,7 +104,6 @@ class GraphFunction:
 def _backward_graph(forward, n_arguments):
     """(backward Graph, forward Values it reads): inputs = a cotangent per floating output, then the
     residuals; outputs = the gradient of each floating source (zeros where unconnected)."""
-    from ..autodiff import backward
     wrapped = {}
 
     def tensor(value):
