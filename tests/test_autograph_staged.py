@@ -1,8 +1,8 @@
 """AutoGraph with symbolic tensors: inside a trace, conditions on tensors become cond and loops
 become while_loop. cond works in traces (both branches traced, merged with select), so `if`
-results are checked by running the compiled function for both branch values. The graph
-while_loop does not exist yet: loops are checked against a stand-in that traces cond and body
-once each, as a graph while_loop does, plus the real one's NotImplementedError."""
+results are checked by running the compiled function for both branch values. Loops are checked
+against a stand-in that traces cond and body once each, as the graph while_loop does, and records
+what they saw; end-to-end loops run the real one (here and in tests/test_autograph_function.py)."""
 import os
 
 import numpy as np
@@ -314,10 +314,12 @@ def count_down(x):
     return x, steps
 
 
-def test_while_on_a_symbolic_condition_needs_the_graph_while_loop():
-    with pytest.raises(NotImplementedError, match="while_loop is not supported yet when the loop condition "
-                                                  "depends on a symbolic tensor"):
-        traced(count_down)(scalar(3.0))
+def test_while_on_a_symbolic_condition_runs_as_a_graph_while_loop():
+    f = traced(count_down)
+    for start in (3.0, 0.5, -1.0):
+        x, steps = f(scalar(start))
+        assert (x.numpy(), steps.numpy()) == count_down(start)
+    assert f.experimental_get_tracing_count() == 1
 
 
 def test_while_on_a_symbolic_condition_becomes_while_loop(while_loop):

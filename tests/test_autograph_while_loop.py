@@ -1,5 +1,5 @@
-"""tracejit.while_loop with a concrete condition runs as a Python loop (TF's eager semantics)
-and checks each iteration as a graph loop would; a symbolic condition is not supported yet."""
+"""tracejit.while_loop eagerly runs as a Python loop (TF's eager semantics) and checks each
+iteration as a graph loop would; inside @function it is a graph loop (tests/test_while_loop.py)."""
 import collections
 
 import numpy as np
@@ -84,16 +84,16 @@ def test_variables_as_loop_vars_are_read():
     assert v.numpy() == 1.0
 
 
-def test_symbolic_condition_is_not_supported_yet():
+def test_symbolic_condition_builds_a_graph_loop():
     @tf.function
     def f(x):
         return tf.while_loop(lambda i: i < x, lambda i: (i + 1.0,), [tf.constant(0.0)])[0]
-    with pytest.raises(NotImplementedError, match="while_loop is not supported yet when the loop condition "
-                                                  "depends on a symbolic tensor"):
-        f(tf.constant(3.0))
+    assert f(tf.constant(3.0)).numpy() == 3.0 and f(tf.constant(7.5)).numpy() == 8.0
+    assert f.experimental_get_tracing_count() == 1
+    assert "while_loop" in str(f.get_concrete_function(tf.constant(1.0)).graph)
 
 
-def test_concrete_condition_inside_a_trace_unrolls():
+def test_condition_on_python_values_inside_a_trace_is_a_graph_loop_too():
     @tf.function
     def f(x):
         return tf.while_loop(lambda i, acc: i < 3, lambda i, acc: (i + 1, acc * x), [0, tf.ones_like(x)])[1]

@@ -226,6 +226,22 @@ def test_crc32c_known_vectors():
     assert crc32c(b"123456789") == 0xE3069283 and crc32c(b"") == 0
 
 
-def test_unsupported_control_flow_says_so():
-    with pytest.raises(NotImplementedError, match="while_loop is not supported yet"):
-        tf.while_loop(lambda i: i < 3, lambda i: i + 1, [tf.constant(0)])
+def test_while_loop_in_a_graph_runs_when_fetched_and_differentiates():
+    n = tf.placeholder(tf.int32, shape=[], name="n")
+    x = tf.placeholder(tf.float64, shape=[None], name="x")
+    i, y = tf.while_loop(lambda i, y: i < n, lambda i, y: (i + 1, y * x), [tf.constant(0), tf.ones_like(x)])
+    grad, = tf.gradients(tf.reduce_sum(y), [x])
+    assert str(i) == 'Tensor("while:0", shape=(), dtype=int32)' and y.name == "while:1"
+    with tf.Session() as sess:
+        for steps, values in ((3, [2.0, 3.0]), (0, [5.0]), (4, [0.5, 1.0, 2.0])):
+            got_i, got_y, got_grad = sess.run([i, y, grad], feed_dict={n: steps, x: values})
+            values = np.array(values)
+            assert got_i == steps
+            np.testing.assert_allclose(got_y, values ** steps)
+            np.testing.assert_allclose(got_grad, steps * values ** (steps - 1) if steps else 0 * values)
+
+
+def test_while_loop_in_a_graph_may_not_assign_variables():
+    v = tf.Variable(0.0)
+    with pytest.raises(NotImplementedError, match="TF1 graph loop is not supported.*carry the value"):
+        tf.while_loop(lambda i: i < 3, lambda i: (v.assign_add(1.0), i + 1)[1], [tf.constant(0)])

@@ -151,7 +151,8 @@ def test_fused_kernel_matches_eager(prim, dtype, sample):
 # Ops that run on NumPy even in compiled graphs, and why: strings and complex numbers have no
 # native representation, LAPACK-based linear algebra and einsum call NumPy, ragged and dynamic
 # shapes are not static, random draws must follow eager's generators (they run before the native code).
-HOST_OPS = {"as_string", "complex", "conj", "decode_raw", "einsum", "imag", "matrix_determinant", "matrix_inverse",
+HOST_OPS = {"as_string", "complex", "conj", "decode_raw", "einsum", "grow_rows", "imag", "matrix_determinant",
+            "matrix_inverse", "rows_like",
             "matrix_solve", "ragged_from_dense", "ragged_to_dense", "real", "regex_replace", "string_format",
             "string_join", "string_length", "string_lower", "string_split_lengths", "string_split_values",
             "string_upper", "substr", "to_number", "where_indices"}

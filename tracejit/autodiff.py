@@ -79,7 +79,8 @@ class GradientTape:
     def _record(self, prim, inputs, params, out):
         if prim.differentiable and any(id(t) in self._connected for t in inputs):
             self._entries.append((prim, inputs, params, out))
-            self._connected[id(out)] = out
+            for tensor in out if prim.multiple_results else (out,):
+                self._connected[id(tensor)] = tensor
 
     def _on_variable_read(self, variable, tensor):
         if id(variable) not in self._watched_variables:
@@ -192,15 +193,22 @@ class GradientTape:
 
 def backward(entries, targets, seeds):
     """Reverse pass over (primitive, inputs, params, output) entries in execution order:
-    id(tensor) -> accumulated gradient. Used by GradientTape and by TF1 graph gradients."""
+    id(tensor) -> accumulated gradient. Used by GradientTape and by TF1 graph gradients.
+    A primitive with multiple_results has a list of outputs; its vjp gets the list of their
+    gradients (None for an output nothing depends on) and runs if any is known."""
     grads = {}
     for t, seed in zip(targets, seeds):
         if t.dtype.is_floating:
             _accumulate(grads, t, ones_like(t) if seed is None else convert_to_tensor(seed, dtype=t.dtype))
     for prim, inputs, params, out in reversed(entries):
-        g = grads.get(id(out))
-        if g is None:
-            continue
+        if prim.multiple_results:
+            g = [grads.get(id(o)) for o in out]
+            if all(gi is None for gi in g):
+                continue
+        else:
+            g = grads.get(id(out))
+            if g is None:
+                continue
         for x, gx in zip(inputs, prim.vjp(g, *inputs, out, **params)):
             if gx is not None and x.dtype.is_floating:
                 _accumulate(grads, x, gx)

@@ -19,18 +19,26 @@ import threading
 import numpy as np
 
 from .errors import LeakedTensorError, TracingError, VariableCreationError
+from .ir.primitives import VARIABLE_READ
 from .source_location import user_location
 from .tensor import Tensor
 
 
 def bind(prim, inputs, params):
-    """Apply a primitive to tensors: its type rule checks them, the current context runs or records it."""
-    shape, dtype = prim.type_of(inputs, params)
+    """Apply a primitive to tensors: its type rule checks them, the current context runs or records it.
+    Returns a Tensor, or for a primitive with multiple_results a list of Tensors (process_primitive
+    then gets a list of shapes and a list of dtypes)."""
+    result_type = prim.type_of(inputs, params)
+    if prim.multiple_results:
+        shapes, dtypes = [shape for shape, _ in result_type], [dtype for _, dtype in result_type]
+        return current_context().process_primitive(prim, inputs, params, shapes, dtypes)
+    shape, dtype = result_type
     return current_context().process_primitive(prim, inputs, params, shape, dtype)
 
 
 class Context:
     executing_eagerly = False
+    deferred_effects = False       # TF1 graphs: effects run only when Session.run fetches them
 
     def __init__(self):
         self.tapes = []            # GradientTapes recording here
@@ -57,6 +65,11 @@ class Context:
                 control()
         return contextlib.nullcontext()
 
+    def effect_operation(self):
+        """What an op that only has an effect (tf.print) returns, right after binding it: None, as in
+        TF2; a TF1 graph returns the Operation that runs it when fetched."""
+        return None
+
     def observe(self, prim, inputs, params, out):
         for tape in tuple(self.tapes):
             tape._record(prim, inputs, params, out)
@@ -72,10 +85,11 @@ class EagerContext(Context):
     def process_primitive(self, prim, inputs, params, shape, dtype):
         arrays = [_eager_array(t, prim) for t in inputs]
         with np.errstate(all="ignore"):
-            result = prim.apply(arrays, params, dtype.np)
-        if len(result.shape) != len(shape) or any(d is not None and d != r for d, r in zip(shape, result.shape)):
-            raise AssertionError(f"op {prim.name}: type rule says shape {shape}, impl gave {result.shape}")
-        out = Tensor(result)
+            if prim.multiple_results:
+                results = prim.apply(arrays, params, [d.np for d in dtype])
+                out = [_eager_result(prim, r, s, d) for r, s, d in zip(results, shape, dtype)]
+            else:
+                out = _eager_result(prim, prim.apply(arrays, params, dtype.np), shape, dtype)
         if self.tapes:
             self.observe(prim, inputs, params, out)
         return out
@@ -117,11 +131,16 @@ class TraceContext(Context):
 
     def process_primitive(self, prim, inputs, params, shape, dtype):
         symbols = [self.symbol(t, prim.name) for t in inputs]
-        out = Tensor(symbol=self.graph.add_node(prim, symbols, params, shape, dtype, user_location()))
+        if prim.multiple_results:
+            values = self.graph.add_multi_node(prim, symbols, params, shape, dtype, user_location())
+            out = [Tensor(symbol=v) for v in values]
+        else:
+            out = Tensor(symbol=self.graph.add_node(prim, symbols, params, shape, dtype, user_location()))
         if self.tapes:
             self.observe(prim, inputs, params, out)
         if self.observer is not None:
-            self.observer.on_tensor(out)
+            for tensor in out if prim.multiple_results else (out,):
+                self.observer.on_tensor(tensor)
         return out
 
     def symbol(self, tensor, what):
@@ -140,9 +159,14 @@ class TraceContext(Context):
 
     def read_variable(self, variable):
         entry = self._current.get(id(variable))
+        start = self.graph.variable_input(variable)
         if entry is None:
-            entry = self._current[id(variable)] = (variable, self.graph.variable_input(variable))
-        tensor = Tensor(symbol=entry[1])
+            entry = self._current[id(variable)] = (variable, start)
+        symbol = entry[1]
+        if symbol is not start:     # after an assignment: for gradients a read of the Variable (ir/primitives.py)
+            symbol = self.graph.add_node(VARIABLE_READ, [symbol, start], {}, symbol.shape, symbol.dtype,
+                                         user_location())
+        tensor = Tensor(symbol=symbol)
         if self.tapes:
             self.observe_read(variable, tensor)
         return tensor
@@ -162,15 +186,90 @@ class TraceContext(Context):
         from .backend.interpreter import evaluate_value
         return evaluate_value(self.graph, tensor._symbol)
 
-    # ---- branches (cond traces both): which SSA value each variable holds ----
-    def variable_state(self):
-        """{id(variable): (variable, Value)} for every variable read or assigned so far."""
-        return dict(self._current)
 
-    def restore_variable_state(self, state):
-        """Back to `state`; variables first touched since then go back to their graph input."""
-        self._current = {k: state.get(k, (var, self.graph.variable_input(var)))
-                         for k, (var, _) in self._current.items()}
+class SubgraphContext(TraceContext):
+    """Records the graph of a control-flow body (a loop's condition or body, a branch of cond, a
+    gradient) in the middle of another trace. The graph takes what it reads from the enclosing
+    trace as extra inputs (captures): tensors of `parent`'s graph (or of graphs enclosing it, which
+    `parent` captures in turn), large eager arrays, and Variables. A Variable gets an input of its
+    own (its value when the control-flow node starts); an assignment only changes what later reads
+    in the subgraph see, and `assigned` lists the Variables assigned: the control-flow node makes
+    them loop variables or results, and the parent assigns them after it (no ASSIGN nodes here).
+
+    captures: {key: (outer Tensor, inner input Value)} in capture order; a tensor's key is the id
+    of its Value (or array), a Variable's ("variable", id(variable)), so a Variable read inside is
+    never confused with a tensor read from it outside.
+    parent: the enclosing context (None: nothing may be captured, e.g. a gradient graph whose
+    inputs are all explicit)."""
+
+    def __init__(self, graph, parent):
+        super().__init__(graph, allow_variable_creation=getattr(parent, "allow_variable_creation", True),
+                         capture_bytes=getattr(parent, "capture_bytes", None),
+                         observer=getattr(parent, "observer", None))
+        self.parent = parent
+        self.captures = {}
+        self.assigned = {}              # id(variable) -> variable, in assignment order
+
+    def symbol(self, tensor, what):
+        sym = tensor._symbol
+        if sym is not None and sym.graph is self.graph:
+            return sym
+        if sym is None and not self._captures_array(tensor._value):
+            return self.graph.constant(tensor._value, user_location())
+        if self.parent is None:
+            raise LeakedTensorError(
+                f"{what} at {user_location()} received a symbolic tensor from another graph "
+                f"('{sym.graph.name}') while building '{self.graph.name}', which captures nothing")
+        key = id(sym) if sym is not None else id(tensor._value)
+        if key not in self.captures:
+            outer = tensor if sym is not None and sym.graph is getattr(self.parent, "graph", None) else \
+                Tensor(symbol=self.parent.symbol(tensor, what))
+            self.captures[key] = (outer, self.graph.add_input(tensor.shape, tensor.dtype, name="captured"))
+        return self.captures[key][1]
+
+    def _captures_array(self, array):
+        return self.parent is not None and self.capture_bytes is not None and array.nbytes > self.capture_bytes
+
+    def read_variable(self, variable):
+        entry = self._current.get(id(variable))
+        if entry is None:
+            entry = self._current[id(variable)] = (variable, self._variable_input(variable))
+        symbol = entry[1]
+        if id(variable) in self.assigned:      # gradients of this read go to the Variable, not the assignment
+            start = self._variable_input(variable)
+            symbol = self.graph.add_node(VARIABLE_READ, [symbol, start], {}, symbol.shape, symbol.dtype,
+                                         user_location())
+        tensor = Tensor(symbol=symbol)
+        if self.tapes:
+            self.observe_read(variable, tensor)
+        return tensor
+
+    def _variable_input(self, variable):
+        """The input holding `variable`'s value when the control-flow node starts."""
+        key = ("variable", id(variable))
+        if key not in self.captures:
+            if self.parent is None:
+                raise LeakedTensorError(f"Variable '{variable.name}' read at {user_location()} while building "
+                                        f"'{self.graph.name}', which captures nothing")
+            outer = self.parent.read_variable(variable)
+            self.captures[key] = (outer, self.graph.add_input(variable.shape, variable.dtype, name=variable.name))
+        return self.captures[key][1]
+
+    def release_variable(self, variable):
+        """No longer a capture (it becomes a loop variable): its input Value, or None if never read."""
+        capture = self.captures.pop(("variable", id(variable)), None)
+        return None if capture is None else capture[1]
+
+    def assign_variable(self, variable, tensor):
+        symbol = self.symbol(tensor, f"assignment to '{variable.name}'")
+        self._current[id(variable)] = (variable, symbol)
+        self.assigned[id(variable)] = variable
+        return variable
+
+    def current_value(self, variable):
+        """The Value `variable` holds at this point of the subgraph (its input if untouched)."""
+        entry = self._current.get(id(variable))
+        return entry[1] if entry is not None else self._variable_input(variable)
 
 
 def check_variable_creation():
@@ -181,6 +280,12 @@ def check_variable_creation():
             f"tracejit.Variable created at {user_location()} while retracing a @function. Variables may "
             "only be created on the function's first trace; create it outside the function (or in a "
             "layer's build) and capture it.")
+
+
+def _eager_result(prim, array, shape, dtype):
+    if len(array.shape) != len(shape) or any(d is not None and d != r for d, r in zip(shape, array.shape)):
+        raise AssertionError(f"op {prim.name}: type rule says shape {shape}, impl gave {array.shape}")
+    return Tensor(array, dtype=dtype if dtype.kind == "v" else None)
 
 
 def _eager_array(tensor, prim):

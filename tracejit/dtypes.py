@@ -85,6 +85,9 @@ bool_ = DType("bool", np.bool_, "b", "bool")
 complex64 = DType("complex64", np.complex64, "c", "c64")
 complex128 = DType("complex128", np.complex128, "c", "c128")
 string = DType("string", np.object_, "s", "str")
+# An opaque value a graph passes between host steps (a while loop's per-iteration history for its
+# gradient, a py_function's tape): a 0-d object array holding a Python object, as TF's DT_VARIANT.
+variant = DType("variant", np.object_, "v", "variant")
 
 half, double = float16, float64
 ALL = (float16, float32, float64, int8, int16, int32, int64, uint8, bool_, complex64, complex128, string)
@@ -98,7 +101,7 @@ STRING = (string,)
 _REAL = {"complex64": float32, "complex128": float64}
 
 _BY_NAME = {d.name: d for d in ALL}
-_BY_NAME.update({"float": float32, "double": float64, "half": float16, "int": int32, "long": int64,
+_BY_NAME.update({"variant": variant, "float": float32, "double": float64, "half": float16, "int": int32, "long": int64,
                  "bool_": bool_, "str": string, "bytes": string, "object": string})
 
 

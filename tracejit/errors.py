@@ -43,6 +43,10 @@ class RetracingError(TracingError):
         self.record = record
 
 
+class UnknownError(OpError):
+    """An op failed for a reason TF has no better name for (e.g. a py_function's Python error)."""
+
+
 class NotFoundError(OpError, LookupError):
     """Something named does not exist (a checkpoint, or a variable in it)."""
 

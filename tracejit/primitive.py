@@ -4,9 +4,14 @@ context.bind hands it to the current execution context (eager, trace, TF1 graph)
 primitives through tables of their own (backend/*), so a primitive knows nothing of them.
 
 Traits are what passes ask instead of comparing names:
-  kind            ELEMENTWISE | REDUCTION | SHAPE | INDEX | MATMUL | RANDOM | COLLECTIVE | STRUCTURE
+  kind            ELEMENTWISE | REDUCTION | SHAPE | INDEX | MATMUL | RANDOM | COLLECTIVE | STRUCTURE | CONTROL
+                  (CONTROL: runs subgraphs or Python on the host: while_loop, cond, call, print, py_function)
   effect          writes state or talks to the outside (assign, print, collectives): never
-                  removed, merged, folded or reordered against other effects
+                  removed, merged, folded or reordered against other effects. A node whose
+                  effect depends on its params (a while_loop whose body prints) says so with the
+                  param `effect=True`: passes ask `node.effect`, which combines both
+  multiple_results  the type rule gives a list of (shape, dtype), the impl a list of arrays and
+                  bind a list of Tensors (zero or more results: while_loop, print)
   stateful        a fresh result every execution (random): never folded or merged
   monoid          reductions that fuse into loops: how partial results combine
   shape_only      the result depends on the input's shape only, not its values
@@ -18,8 +23,8 @@ import numpy as np
 
 from .errors import InvalidArgumentError
 
-ELEMENTWISE, REDUCTION, SHAPE, INDEX, MATMUL, RANDOM, COLLECTIVE, STRUCTURE = (
-    "elementwise", "reduction", "shape", "index", "matmul", "random", "collective", "structure")
+ELEMENTWISE, REDUCTION, SHAPE, INDEX, MATMUL, RANDOM, COLLECTIVE, STRUCTURE, CONTROL = (
+    "elementwise", "reduction", "shape", "index", "matmul", "random", "collective", "structure", "control")
 
 
 class Monoid:
@@ -36,7 +41,8 @@ class Monoid:
 
 class Primitive:
     def __init__(self, name, rule=None, kind=STRUCTURE, *, effect=False, stateful=False, differentiable=True,
-                 monoid=None, shape_only=False, view=False, same_dtype="all", dtypes=None, sample=None, domain=None):
+                 monoid=None, shape_only=False, view=False, same_dtype="all", dtypes=None, sample=None, domain=None,
+                 multiple_results=False):
         self.name = self.__name__ = name
         self.__doc__ = getattr(rule, "__doc__", None)
         self.rule = rule                      # (*inputs, **params) -> (shape, DType)
@@ -47,6 +53,7 @@ class Primitive:
         self.monoid = monoid
         self.shape_only = shape_only
         self.view = view
+        self.multiple_results = multiple_results
         self.same_dtype = same_dtype          # "all", or indices of inputs that share one dtype
         self.dtypes = dtypes                  # allowed dtypes of those inputs (None: any)
         self.sample = sample                  # test-input family for the registry-wide tests
@@ -90,12 +97,20 @@ class Primitive:
         return params if self.resolve_params is None else self.resolve_params(*inputs, **params)
 
     def apply(self, arrays, params, np_dtype):
-        """The NumPy result in the dtype the type rule promises (NumPy may differ, e.g. int / int)."""
-        result = np.asarray(self.impl(*arrays, **params))
-        return result if result.dtype == np_dtype else result.astype(np_dtype)
+        """The NumPy result in the dtype the type rule promises (NumPy may differ, e.g. int / int).
+        For multiple_results: np_dtype is a list, one per result, and so is what it returns."""
+        if self.multiple_results:
+            results = self.impl(*arrays, **params)
+            return [_as_dtype(r, t) for r, t in zip(results, np_dtype)]
+        return _as_dtype(self.impl(*arrays, **params), np_dtype)
 
     def __repr__(self):
         return f"<primitive {self.name}>"
+
+
+def _as_dtype(result, np_dtype):
+    result = np.asarray(result)
+    return result if result.dtype == np_dtype else result.astype(np_dtype)
 
 
 def _unknown_rank(tensor):

@@ -189,12 +189,13 @@ class _Ref:
 class Tensor(TensorOperators):
     """Eager: `_value` holds an ndarray. Symbolic: `_symbol` is an ir Value of the graph being traced."""
 
-    def __init__(self, value=None, symbol=None):
+    def __init__(self, value=None, symbol=None, dtype=None):
+        """dtype: only for values NumPy cannot tell apart (a variant is an object array, as strings are)."""
         self._value = value
         self._symbol = symbol
         if symbol is None:
             self._shape = TensorShape(value.shape)
-            self._dtype = dtypes.as_dtype(value.dtype)
+            self._dtype = dtypes.as_dtype(value.dtype) if dtype is None else dtype
         else:
             self._shape = TensorShape(symbol.shape)
             self._dtype = symbol.dtype
@@ -231,8 +232,8 @@ class Tensor(TensorOperators):
     def name(self):
         if self._symbol is None:
             raise AttributeError("Tensor.name is meaningless when eager execution is enabled.")
-        if self._symbol.name:
-            return f"{self._symbol.name}:0"
+        if self._symbol.name:           # one of several outputs is named "op:index" already
+            return self._symbol.name if ":" in self._symbol.name else f"{self._symbol.name}:0"
         node = self._symbol.node
         return f"{node.op if node is not None else 'input'}_{self._symbol.id}:0"
 

@@ -3,12 +3,34 @@
 as TensorFlow's AutoGraph does. `@function` converts the functions it traces (see `convert`);
 `to_graph` and `to_code` convert on request.
 """
+import contextlib
 import functools
+import threading
 import types
 
 from . import experimental  # noqa: F401
 from .converter import (  # noqa: F401
     AutoGraphWarning, Unconvertible, convert_function, converted_callable, converted_source)
+
+
+_status = threading.local()
+
+
+@contextlib.contextmanager
+def conversion_status(enabled):
+    """While a @function traces (with autograph=True or False): whether library code that calls
+    user code while tracing (a Keras layer calling its `call`) converts it, as TF's
+    ag_ctx.control_status_ctx tells Keras."""
+    previous = getattr(_status, "enabled", False)
+    _status.enabled = enabled
+    try:
+        yield
+    finally:
+        _status.enabled = previous
+
+
+def conversion_enabled():
+    return getattr(_status, "enabled", False)
 
 
 def convert(f):
@@ -23,6 +45,8 @@ def to_graph(entity, recursive=True, experimental_optional_features=None):
     flow on tensors becomes cond / while_loop. Functions it calls are converted when called.
     Conversion errors raise (NotImplementedError names the unsupported construct); an entity
     without source code is returned as it is."""
+    if _is_tf_function(entity):
+        entity = entity.python_function
     function = _python_function(entity)
     if function is None:
         return entity
@@ -47,6 +71,9 @@ def to_code(entity, recursive=True, experimental_optional_features=None):
 def _python_function(entity):
     if isinstance(entity, types.FunctionType):
         return entity
+    if _is_tf_function(entity):
+        python_function = entity.python_function          # a method's is bound weakly: convert its function
+        return _python_function(getattr(python_function, "weakly_bound_function", python_function))
     if isinstance(entity, types.MethodType):
         return _python_function(entity.__func__)
     if isinstance(entity, functools.partial):
@@ -58,9 +85,15 @@ def _python_function(entity):
     return call if isinstance(call, types.FunctionType) else None
 
 
+def _is_tf_function(entity):
+    return hasattr(entity, "python_function") and hasattr(entity, "get_concrete_function")
+
+
 def _rebind(entity, function, converted_function):
     if entity is function:
         return converted_function
+    if getattr(entity, "weakly_bound_function", None) is function:     # a @function method's bound wrapper
+        return types.MethodType(converted_function, entity.__self__())
     if isinstance(entity, types.MethodType):
         return types.MethodType(_rebind(entity.__func__, function, converted_function), entity.__self__)
     if isinstance(entity, functools.partial):

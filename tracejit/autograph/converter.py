@@ -56,6 +56,7 @@ _NOT_PLAIN_FUNCTION = (inspect.CO_GENERATOR | inspect.CO_COROUTINE | inspect.CO_
 
 _conversions = {}                          # code object -> _Conversion, or the exception it raised
 _converted_codes = set()                   # code objects conversion produced: never converted again
+_user_locals = {}                          # code nested in a converted function -> that function's cell names
 _instances = weakref.WeakKeyDictionary()   # function -> its converted function
 _warned = set()
 
@@ -71,6 +72,13 @@ def convert_function(f):
 
 def converted_source(f):
     return _conversion(f.__code__, f).source
+
+
+def user_locals(code):
+    """For a code object nested in a converted function (the blocks AutoGraph generates: branch and
+    loop bodies, get_state / set_state): the names that are the converted function's own local
+    variables, which those blocks read and write through closure cells. Empty for other code."""
+    return _user_locals.get(code, frozenset())
 
 
 
@@ -177,6 +185,9 @@ def _convert(f):
     source = ast.unparse(node)
     factory_code = _compile(node, f)
     _converted_codes.update(_code_objects(factory_code))
+    converted_code = _constant_code(factory_code, node.name)
+    for nested in _code_objects(converted_code)[1:]:
+        _user_locals[nested] = frozenset(converted_code.co_cellvars)
     return _Conversion(factory_code, source)
 
 

@@ -5,7 +5,8 @@
   with cond when the deciding operand is a symbolic tensor.
 - `f(x, k=v)` -> `ag__.converted_call(f, (x,), {'k': v})`, so functions the converted code calls
   are converted too (at call time). Calls whose meaning depends on the calling frame (super,
-  locals, ...) and print stay as they are.
+  locals, ...) stay as they are; print goes through converted_call, which prints tensors when the
+  graph runs (py_builtins), as TF's AutoGraph does.
 - Before anything moves into generated functions: zero-argument `super()` gets its implicit
   arguments, and private names in methods are mangled (`self.__x` -> `self._Cls__x`) since the
   recompiled code is no longer inside the class body that mangled them.
@@ -17,7 +18,7 @@ import ast
 from .analysis import is_generator_or_async, walk_scope
 from .templates import build_expr, is_generated, located
 
-_FRAME_DEPENDENT = {"super", "locals", "globals", "vars", "eval", "exec", "dir", "__import__", "print"}
+_FRAME_DEPENDENT = {"super", "locals", "globals", "vars", "eval", "exec", "dir", "__import__"}
 
 
 def convert_expressions(function):

@@ -4,7 +4,9 @@ converted `for` loop stages as a while_loop.
 `range(n)`, `tf.range(n)` with a symbolic `n` cannot be a tensor here (its length is unknown
 while tracing), so converted code gets a `SymbolicRange`, which only a `for` loop can consume
 (TF does the same: its for loop elides range tensors). `enumerate(t)` and `len(t)` of a
-symbolic tensor work as TF's AutoGraph overloads do.
+symbolic tensor work as TF's AutoGraph overloads do. `print` with a symbolic tensor among its
+arguments prints when the graph runs (a numpy_function), with the tensors' NumPy values, as TF's
+AutoGraph does; without tensors it is Python's print, run while tracing.
 """
 import abc
 import builtins
@@ -32,7 +34,26 @@ def overload(f, args, kwargs):
             return SymbolicEnumerate(staged_iterable(iterable), start)
     elif f is builtins.len and len(args) == 1 and _is_symbolic(args[0]):
         return _symbolic_len(_core.convert_to_tensor(args[0]))
+    elif f is builtins.print and any(_is_symbolic(a) for a in args):
+        return _staged_print(args, kwargs)
     return NOT_OVERLOADED
+
+
+def _staged_print(args, kwargs):
+    """print(*args) when the graph runs: tensors as NumPy values, byte strings decoded."""
+    from ..script_ops import numpy_function
+    unknown = set(kwargs) - {"sep", "end", "file", "flush"}
+    if unknown:
+        raise ValueError(f"invalid keyword arguments: {sorted(unknown)}")
+    kwargs = {"flush": True, **kwargs}
+    symbolic = [i for i, a in enumerate(args) if _is_symbolic(a)]
+
+    def print_values(*values):
+        shown = list(args)
+        for i, value in zip(symbolic, values):
+            shown[i] = value.decode("utf-8") if isinstance(value, bytes) else value
+        builtins.print(*shown, **kwargs)
+    numpy_function(print_values, [args[i] for i in symbolic], None)
 
 
 def _is_symbolic(value):

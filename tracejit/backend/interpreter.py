@@ -43,7 +43,15 @@ LOWERINGS.register(CONST, lambda node, ins, out, graph: [(_run_const, (node.para
 LOWERINGS.register(ASSIGN, lambda node, ins, out, graph: [(_run_assign, (graph.variable_of(node.inputs[0]), ins[1]))])
 
 
+def _run_multi_impl(env, step):
+    prim, params, ins, outs, np_dtypes = step
+    for slot, result in zip(outs, prim.apply([env[i] for i in ins], params, np_dtypes)):
+        env[slot] = result
+
+
 def _impl_step(node, ins, out, graph):
+    if node.prim.multiple_results:      # `out` is the list of the output slots
+        return [(_run_multi_impl, (node.prim, node.params, ins, out, [v.dtype.np for v in node.outputs]))]
     return [(_run_impl, (node.prim, node.params, ins, out, node.outputs[0].dtype.np))]
 
 
@@ -64,7 +72,12 @@ class Interpreter:
         for node in nodes:
             ins = [slot[v.id] for v in node.inputs]
             out = None
-            if node.outputs:
+            if node.prim.multiple_results:
+                out = []
+                for value in node.outputs:
+                    out.append(len(slot))
+                    slot[value.id] = len(slot)
+            elif node.outputs:
                 out = slot[node.outputs[0].id] = len(slot)
             rule = LOWERINGS.get(node.prim) or _impl_step
             self.steps += rule(node, ins, out, graph)
@@ -103,5 +116,5 @@ def evaluate_value(graph, value):
                            "compute it outside the function or from Python values")
     # the value's slice of the graph, run by the interpreter (no arguments, no effects)
     pruned = types.SimpleNamespace(inputs=[], variables=graph.variables, outputs=[value],
-                                   nodes=[n for n in graph.nodes if n.outputs and id(n.outputs[0]) in needed])
+                                   nodes=[n for n in graph.nodes if any(id(v) in needed for v in n.outputs)])
     return Interpreter(pruned)([])[0]

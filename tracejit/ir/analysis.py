@@ -15,6 +15,11 @@ def shape_size(shape):
     return size
 
 
+def is_static(shape):
+    """Are the rank and every dimension known? (A py_function's result may have an unknown rank.)"""
+    return shape is not None and None not in shape
+
+
 def consumers(nodes):
     """id(Value) -> the nodes that read it, in program order."""
     users = {}
@@ -55,7 +60,7 @@ def topological_order(nodes, position):
     deps = {id(n): {id(producer[id(v)]) for v in n.inputs if id(v) in producer} for n in nodes}
     previous_effect = None
     for n in nodes:
-        if n.prim.effect:
+        if n.effect:
             if previous_effect is not None:
                 deps[id(n)].add(id(previous_effect))
             previous_effect = n

@@ -49,13 +49,17 @@ class _DotWriter:
             self.node(f"var{v!r}", f"{v!r}: {format_type(v)}\nvariable {variable.name}", _STYLE["variable"])
 
     def op(self, node, indent="  "):
-        """A node (or fused member); returns its DOT id after recording it as its outputs' producer."""
-        out = node.outputs[0]
-        dot_id = f"n{out!r}"
+        """A node (or fused member); returns its DOT id after recording it as its outputs' producer.
+        A node of several (or no) results (while_loop, print) shows them all in one box."""
+        out = node.output
+        dot_id = f"n{out!r}" if out is not None else f"effect{len(self.lines)}"
         if node.prim is CONST:
             label, style = f"{out!r} = const {_format_const(node.params['value'])}\n{format_type(out)}", _STYLE["const"]
         else:
-            label, style = f"{out!r} = {node.op}{_format_params(node.params)}\n{format_type(out)}\n{node.loc}", ""
+            results = ", ".join(map(repr, node.outputs))
+            types = ", ".join(format_type(v) for v in node.outputs)
+            label = f"{results + ' = ' if results else ''}{node.op}{_format_params(node.params)}\n{types}\n{node.loc}"
+            style = ""
         self.node(dot_id, label, style, indent)
         for v in node.outputs:
             self.producer[id(v)] = dot_id

@@ -1,6 +1,9 @@
 """SSA graph: Values (shape, dtype; shape None = unknown rank), Nodes (primitive, inputs, params, outputs,
 source location).
 
+A node has one output, or any number for a primitive with `multiple_results` (while_loop, print).
+Control-flow nodes keep their subgraphs (Graphs without variables) in params.
+
 Besides the registered ops, three structural primitives belong to the IR itself:
   CONST   params {value: ndarray}                        -> one output
   ASSIGN  inputs [variable input, new value]              -> no output; an effect, kept in order
@@ -42,6 +45,13 @@ class Node:
     def output(self):
         return self.outputs[0] if self.outputs else None
 
+    @property
+    def effect(self):
+        """Must this node run, in program order with the other effects? Its primitive's trait, or,
+        for a primitive whose effects depend on what it runs (a while_loop whose body prints, a
+        stateful py_function), the node's `effect` param."""
+        return self.prim.effect or bool(self.params.get("effect", False))
+
     def __repr__(self):
         return f"Node({self.op}, {self.inputs} -> {self.outputs})"
 
@@ -74,6 +84,20 @@ class Graph:
         node.outputs.append(self.new_value(shape, dtype, node))
         self.nodes.append(node)
         return node.outputs[0]
+
+    def add_multi_node(self, prim, inputs, params, shapes, dtypes, loc):
+        """A node with any number of results (a primitive with multiple_results): its output Values."""
+        node = Node(prim, list(inputs), dict(params), [], loc)
+        node.outputs.extend(self.new_value(shape, dtype, node) for shape, dtype in zip(shapes, dtypes))
+        self.nodes.append(node)
+        return list(node.outputs)
+
+    def add_output(self, node, shape, dtype):
+        """One more result of a multiple-results node, added after the fact (a while loop's history
+        once its gradient is taken, as TF's while_v2 adds accumulators to the forward loop)."""
+        value = self.new_value(shape, dtype, node)
+        node.outputs.append(value)
+        return value
 
     def constant(self, array, loc="?"):
         cached = self._constants.get(id(array))

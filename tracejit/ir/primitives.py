@@ -1,4 +1,5 @@
-"""The IR's own structural primitives (see graph.py): constants, variable assignments and fused groups."""
+"""The IR's own structural primitives (see graph.py): constants, variable assignments, fused
+groups, and reads of a Variable after an assignment inside a control-flow subgraph."""
 import numpy as np
 
 from ..primitive import STRUCTURE, Primitive
@@ -12,6 +13,21 @@ def constant_array(value):
     """The ndarray of a CONST node's output, else None."""
     node = value.node
     return node.params["value"] if node is not None and node.prim is CONST else None
+
+
+def _read_type(value, start):
+    return value.shape, value.dtype
+
+
+# A Variable read after an assignment in a trace (context.py): the value is `value` (what was
+# assigned), but for gradients built from the graph (a control-flow body's vjp, the backward graph
+# of a function called under a tape) it is a read of the Variable, as in TF: the gradient goes to
+# `start` (the Variable's value where the graph starts, attributed to the Variable), never through
+# the assignment to what computed `value`. Simplification replaces it by `value` once gradients are
+# built.
+VARIABLE_READ = Primitive("variable_read", _read_type, STRUCTURE, same_dtype=())
+VARIABLE_READ.impl = lambda value, start: value
+VARIABLE_READ.vjp = lambda g, value, start, out: (None, g)
 
 
 def uniform_scalar(value):

@@ -11,6 +11,8 @@ def format_type(value):
 
 
 def _format_param(value):
+    if isinstance(value, str) and not value.isprintable():      # e.g. tf.print's end="\n"
+        return repr(value)
     if isinstance(value, np.ndarray):
         return f"<{value.dtype}{list(value.shape)}>"
     if isinstance(value, slice):
@@ -22,7 +24,15 @@ def _format_param(value):
         return "(" + ",".join(_format_param(v) for v in value) + ("," if len(value) == 1 else "") + ")"
     if hasattr(value, "name") and hasattr(value, "short"):       # DType
         return value.name
+    if _subgraph_of(value) is not None:
+        return value.name
     return str(value)
+
+
+def _subgraph_of(value):
+    """The Graph a control-flow param holds (a Subgraph of while_loop / cond), else None."""
+    graph = getattr(value, "graph", None)
+    return graph if graph is not None and hasattr(graph, "nodes") else None
 
 
 def _format_const(array):
@@ -46,18 +56,25 @@ def format_node(node, indent="  "):
         params = ""
     else:
         params = _format_params(node.params)
-    out = node.outputs[0]
+    out = node.output
     if node.prim is FUSED:
         op = f"fused[{','.join(m.op for m in node.params['members'])}]"
         left = f"{', '.join(map(repr, node.outputs))} = {op} {args}"
         typed = f"{left:<34} : {', '.join(format_type(v) for v in node.outputs)}"
         return f"{indent}{typed:<52}  # {node.loc}"
+    if node.prim.multiple_results:
+        results = ", ".join(map(repr, node.outputs))
+        left = f"{results + ' = ' if results else ''}{node.op} {args}{params}".rstrip()
+        typed = f"{left:<34} : {', '.join(format_type(v) for v in node.outputs) or '()'}"
+        line = f"{indent}{typed:<52}  # {node.loc}"
+        nested = [format_graph(g, indent + "  ") for g in map(_subgraph_of, node.params.values()) if g is not None]
+        return "\n".join([line] + nested)
     left = f"{out!r} = {node.op} {args}{params}".rstrip()
     typed = f"{left:<34} : {format_type(out)}"
     return f"{indent}{typed:<52}  # {node.loc}"
 
 
-def format_graph(graph):
+def format_graph(graph, indent=""):
     captured = {id(v) for v, _ in graph.captures}
     args = ", ".join(f"{v!r}: {format_type(v)}" for v in graph.inputs if id(v) not in captured)
     head = f"graph {graph.name}({args})"
@@ -65,8 +82,8 @@ def format_graph(graph):
         head += " captures(" + ", ".join(f"{v!r}: {format_type(v)}" for v, _ in graph.captures) + ")"
     if graph.variables:
         head += " vars(" + ", ".join(f'{v!r}: {format_type(v)} "{var.name}"' for v, var in graph.variables) + ")"
-    lines = [head + " {"]
-    lines += [format_node(node) for node in graph.nodes]
-    lines.append("  return " + ", ".join(repr(v) for v in graph.outputs))
-    lines.append("}")
+    lines = [indent + head + " {"]
+    lines += [format_node(node, indent + "  ") for node in graph.nodes]
+    lines.append(indent + "  return " + ", ".join(repr(v) for v in graph.outputs))
+    lines.append(indent + "}")
     return "\n".join(line.rstrip() for line in lines)

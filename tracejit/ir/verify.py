@@ -34,11 +34,16 @@ def verify(graph):
 
 
 def _check_type(node):
-    shape, dtype = node.prim.rule(*node.inputs, **node.params)
-    out = node.outputs[0]
-    if known_dims(shape) != out.shape or dtype != out.dtype:
-        raise GraphVerificationError(f"{node.op} at {node.loc}: type rule gives {format_shape_dtype(shape, dtype)}, "
-                                     f"node has {format_shape_dtype(out.shape, out.dtype)}")
+    result_type = node.prim.rule(*node.inputs, **node.params)
+    types = result_type if node.prim.multiple_results else [result_type]
+    if len(types) != len(node.outputs):
+        raise GraphVerificationError(f"{node.op} at {node.loc}: type rule gives {len(types)} results, node has "
+                                     f"{len(node.outputs)}")
+    for (shape, dtype), out in zip(types, node.outputs):
+        if known_dims(shape) != out.shape or dtype != out.dtype:
+            raise GraphVerificationError(f"{node.op} at {node.loc}: type rule gives "
+                                         f"{format_shape_dtype(shape, dtype)}, node has "
+                                         f"{format_shape_dtype(out.shape, out.dtype)}")
 
 
 def _verify_fused(node):

@@ -12,6 +12,7 @@ import weakref
 import numpy as np
 
 from .. import config, nest
+from ..ir.analysis import is_static
 from ..errors import RetracingError, RetracingWarning
 from ..context import current_context
 from ..source_location import user_frame, user_location
@@ -21,6 +22,7 @@ from . import signature as sig
 from .cache import CacheInfo, TraceCache, captured_bytes, constant_bytes
 from .retrace import TraceSignature, explain_retrace, relaxed_leaves, suggest_signature
 from .trace_report import TraceMonitor, TraceReport, mark_changed_values, merge_findings
+from .call import GraphFunction, call
 from .tracer import NONE_OUTPUT, trace
 
 _RETRACE_WINDOW, _RETRACE_LIMIT = 10, 5
@@ -45,12 +47,13 @@ class ConcreteFunction:
         self.outputs = [Tensor(symbol=v) for v in graph.outputs]
         index = structured_outputs
         self._single_output = (index, TensorShape(graph.outputs[index].shape), graph.outputs[index].dtype) \
-            if type(index) is int and None not in graph.outputs[index].shape else None
+            if type(index) is int and is_static(graph.outputs[index].shape) else None
         self.variables = tuple(var for _, var in graph.variables)
         self.trainable_variables = tuple(v for v in self.variables if v.trainable)
         # large captured arrays: graph inputs after the arguments, fed the same arrays on every call
         self.captured_inputs = [array for _, array in graph.captures]
         self._executable = backend.executable(self.optimized_graph, debug)
+        self._graph_function = None           # for calls under a GradientTape (jit/call.py), built on the first
         self.function_type, self._captures = function_type.build(bound, leaves, graph.outputs, structured_outputs,
                                                                  self.variables)
         self.compile_seconds = time.perf_counter() - start      # passes + backend
@@ -80,9 +83,20 @@ class ConcreteFunction:
         return nest.map_structure(lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]),
                                   self.structured_outputs)
 
+    def _call_recorded(self, tensors):
+        """The call as one operation of the eager tapes recording (a CALL: compiled forward, compiled
+        backward), with the argument tensors the caller passed (the tapes know them)."""
+        if self._graph_function is None:
+            self._graph_function = GraphFunction(self.graph, self.captured_inputs, plain=self._executable)
+        results = call(self._graph_function, tensors)
+        return nest.map_structure(lambda i: None if i is NONE_OUTPUT else results[i], self.structured_outputs)
+
     def __call__(self, *args):
-        arrays = [t._value for t in sig.match_input_signature(self.graph.name, self._specs, args)]
-        return self._call_flat(arrays)
+        tensors = sig.match_input_signature(self.graph.name, self._specs, args)
+        context = current_context()
+        if context.tapes and context.executing_eagerly:
+            return self._call_recorded(tensors)
+        return self._call_flat([t._value for t in tensors])
 
     def profile(self, n_calls=100, args=None):
         """Measured time per kernel of the native code over `n_calls` calls, with achieved GFLOP/s
@@ -116,14 +130,16 @@ class Function:
     reduce_retracing, debug (0-3 or "check"), max_traces + on_excess, cache_size."""
 
     def __init__(self, python_function, name=None, input_signature=None, reduce_retracing=False, debug=None,
-                 max_traces=None, on_excess="raise", cache_size=None):
+                 max_traces=None, on_excess="raise", cache_size=None, autograph=True):
         if on_excess not in ON_EXCESS:
             raise ValueError(f"on_excess must be one of {ON_EXCESS}, got {on_excess!r}")
         functools.update_wrapper(self, python_function)
         self._python_function = python_function
+        self._autograph = autograph
+        self._converted = None                  # what traces run: the AutoGraph-converted function
         self._name = name or getattr(python_function, "__name__", "function")
         self._options = dict(input_signature=input_signature, reduce_retracing=reduce_retracing, debug=debug,
-                             max_traces=max_traces, on_excess=on_excess, cache_size=cache_size)
+                             max_traces=max_traces, on_excess=on_excess, cache_size=cache_size, autograph=autograph)
         self._signature = inspect.signature(python_function)
         self._input_signature = None if input_signature is None else [
             s if isinstance(s, TensorSpec) else TensorSpec(*s) for s in input_signature]
@@ -148,21 +164,35 @@ class Function:
     python_function = property(lambda self: self._python_function)
     input_signature = property(lambda self: self._input_signature)
 
+    @property
+    def _graph_function(self):
+        """The function traces run: with autograph (the default, as in TF), the Python function
+        converted so that `if`/`while`/`for` on tensors become cond/while_loop; without, as written."""
+        if self._converted is None:
+            from .. import autograph
+            self._converted = autograph.convert(self._python_function) if self._autograph else self._python_function
+        return self._converted
+
     def __get__(self, instance, owner):
         if instance is None:
             return self
         bound = self._bound_instances.get(instance)
         if bound is None:
             bound = Function(sig.weak_method(self._python_function, instance), name=self._name, **self._options)
+            # the method's function is converted, then bound (a bound wrapper is library code: never converted)
+            bound._converted = sig.weak_method(self._graph_function, instance)
             self._bound_instances[instance] = bound
         return bound
 
     def __call__(self, *args, **kwargs):
         context = current_context()
-        if self._eager_fallback or config.functions_run_eagerly() or not context.executing_eagerly or context.tapes:
-            # nested @function: inline into the outer trace; under an eager GradientTape: run the Python
-            # eagerly so the tape records every op (a compiled call would be invisible to it)
-            return self._python_function(*args, **kwargs)
+        if self._eager_fallback or config.functions_run_eagerly():
+            return self._python_function(*args, **kwargs)       # as written (TF does not convert it either)
+        if not context.executing_eagerly:         # a nested @function: inlined into the outer trace
+            with _autograph_status(self._autograph):
+                return self._graph_function(*args, **kwargs)
+        if context.tapes:                         # recorded as one operation by the eager tapes
+            return self._call_under_tapes(args, kwargs)
         fast_key, arrays = (None, None) if kwargs or self._input_signature is not None else _fast_key(args)
         if fast_key is not None:
             concrete = self._fast_cache.get(fast_key)
@@ -179,6 +209,16 @@ class Function:
         if fast_key is not None:
             self._fast_cache[fast_key] = concrete
         return concrete._call_flat(arrays)
+
+    def _call_under_tapes(self, args, kwargs):
+        concrete, _, traced = self._lookup(args, kwargs, record_call=True)
+        if concrete is None:                     # on_excess="eager" fired on this call
+            return self._python_function(*args, **kwargs)
+        if traced and self._check_parity:
+            self._assert_parity(args, kwargs)
+        if self._input_signature is not None:
+            args = tuple(sig.match_input_signature(self._name, self._input_signature, args))
+        return concrete._call_recorded(sig.argument_tensors(sig.bind_arguments(self._signature, args, kwargs)))
 
     def get_concrete_function(self, *args, **kwargs):
         if not args and not kwargs and self._input_signature is not None:
@@ -276,10 +316,10 @@ class Function:
 
     def _traced_graph(self, bound, leaves, level):
         """Trace under a TraceMonitor; its findings (also of a failing trace) go to trace_report()."""
-        monitor = TraceMonitor(self._python_function, len(self._history) + 1)
+        monitor = TraceMonitor(self._graph_function, len(self._history) + 1)
         try:
-            with monitor:
-                result = trace(self._python_function, self._name, bound, leaves,
+            with monitor, _autograph_status(self._autograph):
+                result = trace(self._graph_function, self._name, bound, leaves,
                                allow_variable_creation=not self._history,
                                capture_bytes=config.max_constant_bytes(), observer=monitor)
         except BaseException:
@@ -351,6 +391,12 @@ class Function:
         return f"<tracejit.function {self._name}>"
 
 
+def _autograph_status(enabled):
+    """While tracing: whether code the trace calls (Keras layers' `call`) is converted too, as in TF."""
+    from ..autograph import conversion_status
+    return conversion_status(enabled)
+
+
 def _generic_key(leaves):
     """The key of a call with tensor shapes reduced to ranks: what a relaxed trace must match
     exactly (Python values, structure, dtypes), its specs deciding the rest."""
@@ -394,6 +440,10 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
              cache_size=None):
     """Decorator: trace `func` into a graph per input signature and run the compiled graph.
 
+    autograph: trace `func` converted by tracejit.autograph (Python `if`/`while`/`for` on tensors
+      become cond/while_loop, as in TF); False traces it as written (a tensor in a Python condition
+      then raises a TracingError suggesting tf.cond / tf.while_loop).
+
     debug: 0-3 (like TRACEJIT_DEBUG, for this function), or "check": on every new trace, run the
       call eagerly too and raise tracejit.debug.ParityError if the results differ (naming the pass).
     max_traces: at most this many traces; the next one is handled by on_excess: "raise"
@@ -405,6 +455,6 @@ def function(func=None, input_signature=None, autograph=True, jit_compile=None, 
 
     def decorate(f):
         return Function(f, name=name, input_signature=input_signature, reduce_retracing=relax, debug=debug,
-                        max_traces=max_traces, on_excess=on_excess, cache_size=cache_size)
+                        max_traces=max_traces, on_excess=on_excess, cache_size=cache_size, autograph=autograph)
     return decorate if func is None else decorate(func)
 

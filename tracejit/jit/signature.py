@@ -66,6 +66,27 @@ def flatten(value, path, leaves):
     return leaf.key
 
 
+def argument_tensors(bound):
+    """The tensor leaves of a call as the caller passed them (Tensors; arrays converted), in the order
+    of `call_leaves`: what an eager tape recording the call knows."""
+    tensors = []
+
+    def visit(value):
+        if isinstance(value, dict):
+            for k in sorted(value):
+                visit(value[k])
+        elif isinstance(value, (list, tuple)):
+            for v in value:
+                visit(v)
+        elif isinstance(value, Tensor):
+            tensors.append(value)
+        elif isinstance(value, (np.ndarray, np.generic)):
+            tensors.append(Tensor(dt.native_byte_order(np.asarray(value))))
+    for value in bound.arguments.values():
+        visit(value)
+    return tensors
+
+
 def rebuild_arguments(bound, next_leaf):
     """(args, kwargs) for calling the function again with the same structure, each leaf replaced
     by next_leaf(), called in flatten order (dicts by sorted key)."""
@@ -103,6 +124,7 @@ def weak_method(function, instance):
     def method(*args, **kwargs):
         return function(instance_ref(), *args, **kwargs)
     method.__signature__ = inspect.signature(functools.partial(function, instance))
+    method.weakly_bound_function, method.__self__ = function, instance_ref     # for tf.autograph.to_code
     return method
 
 

@@ -29,6 +29,7 @@ import weakref
 import numpy as np
 
 from .. import config
+from ..autograph.converter import converted_call, user_locals
 from ..tensor import Tensor
 
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__))) + os.sep
@@ -119,15 +120,17 @@ def _is_user_code(code):
 
 def _line_accesses(code):
     """{line: [(opname, name)]} of the global/closure loads and stores in a code object, closure
-    accesses limited to free variables (cells of enclosing functions, not the frame's own). A name
-    the code also writes is a counter or accumulator, reported as a write, not as a baked value."""
+    accesses limited to free variables (cells of enclosing functions, not the frame's own, nor the
+    locals of the function AutoGraph converted, which its generated blocks reach through cells). A
+    name the code also writes is a counter or accumulator, reported as a write, not as a baked value."""
     import dis
     instructions = list(dis.get_instructions(code))
     written = {ins.argval for ins in instructions if ins.opname in _STORES}
+    own = user_locals(code)
     lines = {}
     for ins in instructions:
         if ins.opname in _LOADS or ins.opname in _STORES:
-            if ins.opname.endswith("DEREF") and ins.argval not in code.co_freevars:
+            if ins.opname.endswith("DEREF") and (ins.argval not in code.co_freevars or ins.argval in own):
                 continue
             if ins.opname in _LOADS and ins.argval in written:
                 continue
@@ -259,7 +262,11 @@ class TraceMonitor:
                           value=_fingerprint(value), source=source))
 
     def _on_c_call(self, frame, event, function):
-        if event != "c_call" or self._accesses(frame.f_code) is None:        # not the user's code
+        if event != "c_call":
+            return
+        if frame.f_code is converted_call.__code__:     # converted code calls builtins through converted_call
+            frame = frame.f_back
+        if self._accesses(frame.f_code) is None:        # not the user's code
             return
         if function is builtins.print:
             self._add(Finding("print", _location(frame), "print", "print() ran only while tracing: the compiled "

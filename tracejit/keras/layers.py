@@ -14,8 +14,8 @@ import warnings
 import numpy as np
 
 from .. import dtypes as dt
-from .. import nest, ops
-from ..context import init_scope
+from .. import autograph, nest, ops
+from ..context import executing_eagerly, init_scope
 from ..module import Module
 from ..ops.core import convert_to_tensor
 from ..tensor import Tensor
@@ -337,12 +337,19 @@ class Layer(Module):
             with self._open_name_scope():
                 if not self.built:
                     self._maybe_build(args)
-                outputs = self.call(*args, **kwargs)
+                outputs = self._call_function()(*args, **kwargs)
             self.built = True
             return outputs
         finally:
             if entry:
                 context.entry = context.training = None
+
+    def _call_function(self):
+        """`self.call`, converted by AutoGraph while a @function with autograph traces (as Keras does),
+        so Python control flow on tensors in a custom layer's call becomes cond / while_loop."""
+        if autograph.conversion_enabled() and not executing_eagerly():
+            return autograph.convert(self.call)
+        return self.call
 
     def _convert_input(self, x):
         if isinstance(x, _TFVariable):

@@ -20,7 +20,7 @@ from .array import (  # noqa: F401
     arange, concat, eye, fill, gather, gather_nd, linspace, ones, one_hot, pad, rank, size, slice_update, stack,
     strided_slice, tensor_scatter_nd_add, tensor_scatter_nd_update, tile, unstack, zeros)
 from .broadcast import ones_like, zeros_like  # noqa: F401
-from .shape import broadcast_to, expand_dims, reshape, shape, squeeze, transpose  # noqa: F401
+from .shape import broadcast_to, ensure_shape, expand_dims, reshape, shape, squeeze, transpose  # noqa: F401
 from .array import where_indices as _where_indices
 from . import ragged as _ragged, strings as _strings  # noqa: F401  (their primitives register here)
 from . import random  # noqa: F401

@@ -48,7 +48,7 @@ def _concat(*values, axis):
             raise InvalidArgumentError(f"concat: shapes {[tuple(v.shape) for v in values]} do not match "
                                        f"outside axis {axis}")
     sizes = [v.shape[axis] for v in values]
-    return tuple(None if None in sizes else sum(sizes) if i == axis else d
+    return tuple((None if None in sizes else sum(sizes)) if i == axis else d
                  for i, d in enumerate(first)), values[0].dtype
 
 
@@ -289,6 +289,39 @@ def pad(tensor, paddings, mode="CONSTANT", constant_values=0, name=None):
         raise NotImplementedError("pad: constant_values must be a scalar known while tracing (a Python number)")
     return _pad(x, paddings=tuple((int(a), int(b)) for a, b in pairs.reshape(-1, 2)), mode=mode,
                 constant_values=value.numpy().item())
+
+
+# ---- rows grown at run time (TensorArray buffers) --------------------------------------------
+@op("grow_rows", INDEX, same_dtype=(), sample="grow_rows")
+def _grow_rows(x, size):
+    """x with zero rows appended up to `size` rows (a run-time value): at least x's rows."""
+    if size.ndim != 0 or not size.dtype.is_integer:
+        raise InvalidArgumentError("grow_rows: size must be an integer scalar")
+    return (None,) + tuple(x.shape[1:]), x.dtype
+
+
+def _grow_rows_impl(x, size):
+    extra = max(int(size) - x.shape[0], 0)
+    return np.concatenate([x, np.zeros((extra,) + x.shape[1:], x.dtype)]) if extra else x.copy()
+
+
+_grow_rows.impl = _grow_rows_impl
+_grow_rows.vjp = lambda g, x, size, out: (_rows_like(g, x), None)
+
+
+@op("rows_like", INDEX, same_dtype=(), sample="rows_like")
+def _rows_like(g, like):
+    """The first rows of g, as many as `like` has (the gradient of grow_rows)."""
+    return (like.shape[0],) + tuple(g.shape[1:]), g.dtype
+
+
+_rows_like.impl = lambda g, like: g[:like.shape[0]].copy()
+_rows_like.vjp = lambda gg, g, like, out: (_grow_rows(gg, _shape_rows(g)), None)
+
+
+def _shape_rows(x):
+    from .shape import shape
+    return strided_slice(shape(x), (0,))
 
 
 # ---- gather / scatter / one_hot -------------------------------------------------------------

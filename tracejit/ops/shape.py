@@ -5,7 +5,7 @@ from .. import dtypes as dt
 from ..errors import InvalidArgumentError
 from ..ir.analysis import shape_size
 from ..primitive import SHAPE
-from ..tensor import Tensor
+from ..tensor import Tensor, TensorShape
 from .broadcast import sum_to
 from .core import convert_to_tensor, op, static_shape
 from .rules import broadcast_shapes, dims, normalize_axis, resolve_axes
@@ -141,3 +141,54 @@ def shape(input, out_type=dt.int32, name=None):
     if not x.shape.is_fully_defined():
         return _shape(x, out_type=out_type)
     return Tensor(np.array(tuple(x.shape), out_type.np))
+
+
+# ---- ensure_shape / set_shape: a static shape promised for a value whose shape is not known ----
+def _merged_shape(op_name, have, want):
+    """The most specific shape compatible with both (None: unknown rank); InvalidArgumentError if none."""
+    if want is None:
+        return have
+    if have is None:
+        return tuple(want)
+    if len(have) != len(want) or any(a is not None and b is not None and a != b for a, b in zip(have, want)):
+        raise InvalidArgumentError(f"{op_name}: shape {_text(have)} is not compatible with {_text(want)}")
+    return tuple(a if a is not None else b for a, b in zip(have, want))
+
+
+def _text(shape):
+    return "<unknown>" if shape is None else "(" + ", ".join("None" if d is None else str(d) for d in shape) + ")"
+
+
+@op("ensure_shape", SHAPE, view=True, same_dtype=(), sample="ensure_shape")
+def _ensure_shape(x, shape):
+    return _merged_shape("ensure_shape", dims(x), shape), x.dtype
+
+
+def _ensure_shape_impl(x, shape):
+    _merged_shape("ensure_shape", x.shape, shape)          # checked on the value when it runs
+    return x
+
+
+_ensure_shape.impl = _ensure_shape_impl
+_ensure_shape.vjp = lambda g, x, out, shape: (g,)
+
+
+def ensure_shape(x, shape, name=None):
+    """x, with its static shape made `shape` (dims None stay unknown); checked when it runs (InvalidArgumentError)."""
+    shape = TensorShape(shape)
+    return _ensure_shape(x, shape=None if shape.rank is None else tuple(shape))
+
+
+def _set_shape(self, shape):
+    """Tensor.set_shape: refines the static shape of a symbolic tensor (the values are checked when the
+    graph runs); on an eager tensor only checks compatibility (ValueError), as TF does."""
+    shape = TensorShape(shape)
+    if not self.shape.is_compatible_with(shape):
+        raise ValueError(f"Tensor's shape {self.shape} is not compatible with supplied shape {shape}.")
+    if self._symbol is None or shape.rank is None:
+        return
+    refined = ensure_shape(self, shape)
+    self._symbol, self._shape = refined._symbol, refined._shape
+
+
+Tensor.set_shape = _set_shape

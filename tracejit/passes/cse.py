@@ -23,7 +23,7 @@ def _param_key(value):
 def _eligible(node):
     if node.prim is CONST:
         return node.params["value"].size <= MAX_SHARED_CONSTANT
-    return node.prim.pure and node.prim.kind != STRUCTURE
+    return node.prim.pure and node.prim.kind != STRUCTURE and not node.prim.multiple_results and not node.effect
 
 
 def run(graph):

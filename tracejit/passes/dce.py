@@ -5,7 +5,7 @@ def run(graph):
     live = {id(v) for v in graph.outputs}
     kept, removed = [], []
     for node in reversed(graph.nodes):
-        if node.prim.effect or any(id(v) in live for v in node.outputs):
+        if node.effect or any(id(v) in live for v in node.outputs):
             kept.append(node)
             live.update(id(v) for v in node.inputs)
         else:

@@ -5,7 +5,7 @@ array of copies: native code reads it as a literal, and elementwise ops on such 
 the scalar whatever their shape."""
 import numpy as np
 
-from ..ir.analysis import shape_size
+from ..ir.analysis import is_static, shape_size
 from ..ir.graph import CONST, Node, constant_array
 from ..ir.primitives import uniform_scalar
 from ..ops import REGISTRY
@@ -18,13 +18,13 @@ _BROADCAST_TO = REGISTRY["broadcast_to"]
 def _folded(node):
     """The node's constant result, or None."""
     prim, out = node.prim, node.outputs[0]
+    if not is_static(out.shape):
+        return None
     if prim.shape_only:
-        if None in node.inputs[0].shape or shape_size(out.shape) > MAX_FOLDED_ELEMENTS:
+        if not is_static(node.inputs[0].shape) or shape_size(out.shape) > MAX_FOLDED_ELEMENTS:
             return None
         arrays = [np.empty(node.inputs[0].shape, node.inputs[0].dtype.np)]
     elif prim.kind == ELEMENTWISE and all(uniform_scalar(v) is not None for v in node.inputs):
-        if None in out.shape:
-            return None
         arrays = [uniform_scalar(v) for v in node.inputs]       # uniform in, uniform out: one element
     else:
         arrays = [_constant_value(v) for v in node.inputs]
@@ -43,8 +43,7 @@ def _constant_value(value):
     if array is not None:
         return array
     scalar = uniform_scalar(value)
-    size = shape_size(value.shape)
-    if scalar is None or size is None or size > MAX_FOLDED_ELEMENTS:
+    if scalar is None or not is_static(value.shape) or shape_size(value.shape) > MAX_FOLDED_ELEMENTS:
         return None
     return np.broadcast_to(scalar.astype(value.dtype.np), value.shape)
 
@@ -53,7 +52,7 @@ def _as_broadcast_scalar(graph, node, array):
     """Turn `node` into broadcast_to(scalar constant) when `array` (its value) is uniform; the new
     constant node, else None."""
     out = node.outputs[0]
-    if out.shape == () or None in out.shape or array.size == 0 or array.dtype.kind not in "biuf":
+    if out.shape == () or not is_static(out.shape) or array.size == 0 or array.dtype.kind not in "biuf":
         return None
     first = array.reshape(-1)[0]
     if array.size > 1 and not bool(np.all(array == first)):
@@ -73,7 +72,8 @@ def run(graph):
             if scalar is not None:          # a constant array of copies (tf.zeros([...]) in the trace)
                 nodes.append(scalar)
                 changes.append(f"{node.outputs[0]!r} = uniform constant as broadcast_to({scalar.params['value']})")
-        elif prim.kind != STRUCTURE and prim.pure and node.outputs and not _is_broadcast_scalar(node):
+        elif prim.kind != STRUCTURE and prim.pure and not prim.multiple_results and not node.effect and node.outputs \
+                and not _is_broadcast_scalar(node):
             result = _folded(node)
             if result is not None:
                 scalar = _as_broadcast_scalar(graph, node, result)

@@ -4,7 +4,7 @@ group (by other nodes, outputs or assigns) are exported. A group whose single re
 float reduction with a monoid computes that reduction in the same loop. Groups never create
 cycles. Which primitives may enter a loop is the backend's call (`can_lower`)."""
 from ..dtypes import string
-from ..ir.analysis import consumers, shape_size, topological_order, use_counts
+from ..ir.analysis import consumers, is_static, shape_size, topological_order, use_counts
 from ..ir.graph import FUSED, Node
 from ..primitive import ELEMENTWISE
 
@@ -20,7 +20,7 @@ def fusible(node, can_lower):
     prim = node.prim
     if prim.kind != ELEMENTWISE or not prim.pure or not node.outputs or not can_lower(node):
         return False
-    return all(v.dtype != string for v in node.inputs + node.outputs) and None not in node.outputs[0].shape
+    return all(v.dtype != string for v in node.inputs + node.outputs) and is_static(node.outputs[0].shape)
 
 
 def _any_elementwise(node):
@@ -39,35 +39,42 @@ class Group:
         self.ids.add(id(node))
 
 
-def _depends_on(value, group, position):
-    """Does `value` (transitively) depend on a member of `group`? Nodes before the group cannot."""
+def _depends_on(value, group, position, group_of):
+    """Does `value` (transitively) depend on a member of `group`? Nodes before the group cannot,
+    unless they belong to another group: a fused group runs as one unit, so what any of its
+    members reads comes before all of its results (two groups must never wait for each other)."""
     stack, seen = [value], set()
     while stack:
         v = stack.pop()
         node = v.node
-        if node is None or id(node) in seen or position.get(id(node), -1) < group.first:
+        if node is None or id(node) in seen:
             continue
         if id(node) in group.ids:
             return True
         seen.add(id(node))
-        stack.extend(node.inputs)
+        other = group_of.get(id(node))
+        if other is not None:
+            seen.update(id(m) for m in other.members)
+            stack.extend(u for m in other.members for u in m.inputs)
+        elif position.get(id(node), -1) >= group.first:
+            stack.extend(node.inputs)
     return False
 
 
-def _reads_back(node, group, position):
-    """Does `node` read, through nodes outside `group`, a value the group computes?"""
-    return any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position)
+def _reads_back(node, group, position, group_of):
+    """Does `node` read, through nodes or groups outside `group`, a value the group computes?"""
+    return any(u.node is not None and id(u.node) not in group.ids and _depends_on(u, group, position, group_of)
                for u in node.inputs)
 
 
-def _legal(group, position):
-    """No member reads (through nodes outside the group) a value computed by the group."""
-    return not any(_reads_back(m, group, position) for m in group.members)
+def _legal(group, position, group_of):
+    """No member reads (through nodes or groups outside the group) a value computed by the group."""
+    return not any(_reads_back(m, group, position, group_of) for m in group.members)
 
 
 def _group(graph, can_lower):
-    """Groups in one pass over the nodes. Joining one group checks only the new node's inputs (the
-    members were legal before, and nothing they read can depend on a later node), so a long chain
+    """Groups in one pass over the nodes. Joining one group checks only the new node's inputs (a
+    new cycle between groups needs a path from one of them back to the group), so a long chain
     fuses in linear time; merging several groups checks the merged group whole."""
     position = {id(n): i for i, n in enumerate(graph.nodes)}
     group_of, groups = {}, {}            # id(group) -> group, in creation order
@@ -83,13 +90,13 @@ def _group(graph, can_lower):
         if len(candidates) > 1 and sum(len(g.members) for g in candidates) < MAX_GROUP:     # merge them all if legal
             members = sorted([m for g in candidates for m in g.members] + [node], key=lambda m: position[id(m)])
             merged = Group(members, [position[id(m)] for m in members])
-            if _legal(merged, position):
+            if _legal(merged, position, group_of):
                 for g in candidates:
                     del groups[id(g)]
                 chosen = merged
         if chosen is None:
             for g in candidates:         # else join one
-                if len(g.members) < MAX_GROUP and not _reads_back(node, g, position):
+                if len(g.members) < MAX_GROUP and not _reads_back(node, g, position, group_of):
                     g.add(node)
                     chosen = g
                     break

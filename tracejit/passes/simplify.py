@@ -2,7 +2,9 @@
 Value that replaces the node's output (or None to leave it)."""
 import numpy as np
 
-from ..ir.primitives import uniform_scalar
+from ..custom_gradient import CUSTOM_GRADIENT
+from ..ir.analysis import is_static
+from ..ir.primitives import VARIABLE_READ, uniform_scalar
 from ..ops import REGISTRY as P
 from ..ops.rules import reduced_shape, sum_to_axes
 
@@ -47,7 +49,7 @@ def _double_transpose(node):
 
 def _reshape_chain(node):
     x = node.inputs[0]
-    if tuple(x.shape) == tuple(node.outputs[0].shape) and None not in x.shape:
+    if is_static(x.shape) and tuple(x.shape) == tuple(node.outputs[0].shape):
         return x
     inner = x.node
     if inner is not None and inner.prim is P["reshape"]:
@@ -59,7 +61,7 @@ def _reshape_chain(node):
 def _as_reshape(node):
     """expand_dims/squeeze with static shapes are reshapes (so reshape chains collapse)."""
     shape = node.outputs[0].shape
-    if None in shape:
+    if not is_static(shape):
         return None
     node.prim, node.params = P["reshape"], {"shape": tuple(shape)}
     return _reshape_chain(node) or REWRITTEN
@@ -86,7 +88,7 @@ def _same_shape_passthrough(node):
 def _sum_to_as_reduce_sum(node):
     """sum_to with static shapes is a reduce_sum (which reduction fusion understands)."""
     g, like = node.inputs
-    if None in g.shape or None in like.shape:
+    if not is_static(g.shape) or not is_static(like.shape):
         return None
     if tuple(g.shape) == tuple(like.shape):
         return g
@@ -105,7 +107,7 @@ def _scalar_view(rule):
     def rewrite(node):
         source = node.inputs[0].node
         if source is not None and source.prim is P["broadcast_to"] and source.inputs[0].shape == () and \
-                None not in node.outputs[0].shape and node.outputs[0].dtype == source.outputs[0].dtype:
+                is_static(node.outputs[0].shape) and node.outputs[0].dtype == source.outputs[0].dtype:
             node.prim, node.inputs = P["broadcast_to"], [source.inputs[0]]
             node.params = {"shape": tuple(node.outputs[0].shape)}
             return REWRITTEN
@@ -120,16 +122,36 @@ RULES = {
     P["pow"]: _pow_constant, P["identity"]: _same_shape_passthrough, P["stop_gradient"]: _same_shape_passthrough,
     P["cast"]: _same_shape_passthrough, P["broadcast_like"]: _same_shape_passthrough,
     P["sum_to"]: _sum_to_as_reduce_sum, P["broadcast_to"]: _same_shape_passthrough,
-    P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape,
+    P["expand_dims"]: _as_reshape, P["squeeze"]: _as_reshape, P["ensure_shape"]: _same_shape_passthrough,
+    VARIABLE_READ: lambda node: node.inputs[0],          # a read for gradients only
 }
 for _prim in (P["reshape"], P["transpose"], P["broadcast_like"], P["expand_dims"], P["squeeze"]):
     RULES[_prim] = _scalar_view(RULES.get(_prim))
 
 
-def run(graph):
+# Rules for nodes of several results: the Values that replace them, in order. tf.custom_gradient's
+# node is an identity on its first inputs, needed only while gradients are built.
+MULTI_RULES = {CUSTOM_GRADIENT: lambda node: node.inputs[:node.params["n_results"]]}
+
+
+def run_rules(graph, prims):
+    """Only the rules of these primitives (saving a graph drops the nodes that only shape gradients)."""
+    return run(graph, lambda prim: prim in prims)
+
+
+def run(graph, applies=lambda prim: True):
     changes, substitute, kept = [], {}, []
     for node in graph.nodes:
         node.inputs = [substitute.get(id(v), v) for v in node.inputs]
+        if not applies(node.prim):
+            kept.append(node)
+            continue
+        multi = MULTI_RULES.get(node.prim)
+        if multi is not None:
+            replacements = multi(node)
+            substitute.update((id(out), value) for out, value in zip(node.outputs, replacements))
+            changes.append(f"{', '.join(map(repr, node.outputs))} = {node.op} replaced by {replacements}")
+            continue
         rule, before = RULES.get(node.prim), node.op
         result = rule(node) if rule is not None else None
         if result is REWRITTEN:

@@ -6,7 +6,10 @@ import math
 import numpy as np
 
 from .. import dtypes as dt
+from ..custom_gradient import CUSTOM_GRADIENT
 from ..ir.graph import ASSIGN, CONST
+from ..ir.primitives import VARIABLE_READ
+from ..passes import simplify
 from ..ops.core import REGISTRY
 from ..ops.random import SeedStream
 
@@ -106,7 +109,10 @@ def encode_type(value):
 def encode_graph(graph, variable_index, arrays):
     """The traced graph as JSON: inputs, captured variables (as object-graph indices), nodes in
     program order (op name, input value ids, params, outputs with shape/dtype, source location),
-    outputs. Constants go to `arrays`."""
+    outputs. Constants go to `arrays`. Nodes that only shape gradients (a read after an assignment,
+    a custom gradient) are saved as the values they pass through."""
+    graph = graph.clone()
+    simplify.run_rules(graph, (VARIABLE_READ, CUSTOM_GRADIENT))
     nodes = []
     for node in graph.nodes:
         if node.prim is not CONST and node.prim is not ASSIGN and REGISTRY.get(node.op) is not node.prim:

@@ -3,7 +3,7 @@ segment (the whole graph when every node lowers) in one module, the cache lookup
 and loading."""
 import time
 
-from ...ir.analysis import shape_size
+from ...ir.analysis import is_static, shape_size
 from ...ir.primitives import FUSED
 from ...ops import REGISTRY
 from ...primitive import STRUCTURE
@@ -65,7 +65,7 @@ class Lowered:
     def __init__(self, graph, on_host=(), profile=False):
         """on_host: ids of nodes that must run on the host even though they lower. profile: count
         each node's cycles (see SegmentEmitter); `profile_entries` then lists (node, KernelInfos)."""
-        if any(d is None for v in _values(graph) for d in v.shape):
+        if not all(is_static(v.shape) for v in _values(graph)):
             raise NotLowerable("the graph has dimensions of unknown size (native code needs static shapes)")
         from llvmlite import ir
         from kernels.blas import array_layout_ok

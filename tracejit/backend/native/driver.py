@@ -37,9 +37,15 @@ def _private_buffer(variable, array):
 
 
 def _host(step, *arrays):
-    """A node native code cannot compute, on its NumPy implementation; results are fresh and contiguous."""
+    """A node native code cannot compute, on its NumPy implementation; results are fresh and contiguous
+    (a list of them for a primitive with multiple results)."""
     prim, params, dtype = step
-    result = prim.apply(arrays, params, dtype)
+    if prim.multiple_results:
+        return [_fresh(result) for result in prim.apply(arrays, params, dtype)]
+    return _fresh(prim.apply(arrays, params, dtype))
+
+
+def _fresh(result):
     if not result.flags.c_contiguous or not result.flags.owndata:
         result = np.array(result, order="C")
     return result
@@ -69,8 +75,9 @@ def _parallel(function, address):
 _DYNAMIC = (INPUT, VARIABLE, OUTPUT, CARRY)        # slots the driver sets on every call
 
 
-def _host_base(plan, node):
-    return plan.storage[id(node.outputs[0])].base
+def _host_bases(plan, node):
+    """The bases a host step's results are stored in (zero or more: print, while_loop)."""
+    return [plan.storage[id(out)].base for out in node.outputs]
 
 
 def slot_arguments(plan, entries):
@@ -78,14 +85,14 @@ def slot_arguments(plan, entries):
     call, which the entry receives as arguments and stores itself. Before a ctypes call the driver
     writes them into P. (The driver's order: per-call slots, hoisted host steps, then segments.)"""
     arguments, pending = {}, [b for b in plan.slots if b.kind in _DYNAMIC]
-    pending += [_host_base(plan, node) for node in plan.hoisted]
+    pending += [base for node in plan.hoisted for base in _host_bases(plan, node)]
     for index, segment in enumerate(plan.segments):
         if isinstance(segment, list):
             if index in entries:
                 arguments[index] = pending
             pending = []
         else:
-            pending = pending + [_host_base(plan, segment)]
+            pending = pending + _host_bases(plan, segment)
     return arguments
 
 
@@ -185,7 +192,7 @@ class NativeExecutable:
                 continue
             pending.append(base)
         for step in plan.hoisted:
-            pending.append(self._host_step(step, emit, ns, local))
+            pending += self._host_step(step, emit, ns, local)
         for index, segment in enumerate(plan.segments):
             if isinstance(segment, list):
                 ns[f"F{index}"] = self.functions[index]
@@ -203,7 +210,7 @@ class NativeExecutable:
                     emit(f"if status == {NOT_CONTIGUOUS}: return run([_contiguous(a) for a in arrays])")
                 emit(f"if status: _fail({index}, status)")
             else:
-                pending.append(self._host_step(segment, emit, ns, local))
+                pending += self._host_step(segment, emit, ns, local)
         for base, value in plan.driver_copies:
             emit(f"np.copyto({local[id(base)]}, {self._host_input(value, ns, local)})")
         for variable, base in plan.carries:
@@ -217,15 +224,19 @@ class NativeExecutable:
 
     def _host_step(self, node, emit, ns, local):
         key = f"H{len(ns)}"
-        out = node.outputs[0]
-        ns[key] = step = (node.prim, node.params, out.dtype.np)
+        multiple = node.prim.multiple_results
+        dtypes = [v.dtype.np for v in node.outputs]
+        ns[key] = step = (node.prim, node.params, dtypes if multiple else dtypes[0])
         self._host_nodes[id(step)] = node
         arguments = [self._host_input(v, ns, local) for v in node.inputs]
-        base = self.plan.storage[id(out)].base
-        name = f"r{base.index}"
-        local[id(base)] = name
-        emit(f"{name} = _host({key}{''.join(', ' + a for a in arguments)})")
-        return base
+        bases = _host_bases(self.plan, node)
+        names = []
+        for base in bases:
+            names.append(f"r{base.index}")
+            local[id(base)] = names[-1]
+        results = ("[" + ", ".join(names) + "]" if multiple else names[0]) if names else "_"
+        emit(f"{results} = _host({key}{''.join(', ' + a for a in arguments)})")
+        return bases
 
     def _host_input(self, value, ns, local):
         """Driver text for a host step's input array: the base's array, viewed through the value's map."""

@@ -9,8 +9,8 @@ allocated once, with regions reused once their last reader has run (liveness, fi
 
 Nodes the native code cannot compute run on the host (their NumPy implementation) between
 native segments; host steps whose inputs are all known before the first segment (random draws)
-run before it, so they do not split the graph — effects and stateful steps keep their program
-order among themselves."""
+run before it, so they do not split the graph; effects are never moved, and stateful steps keep
+their program order among themselves."""
 import numpy as np
 
 from ...ir.analysis import shape_size
@@ -203,8 +203,8 @@ class Plan:
                 continue
             for step in node.params["members"] if node.prim is FUSED else [node]:   # host steps are single ops
                 self._host_set.add(step)
-                ordered = step.prim.effect or step.prim.stateful       # keeps program order among these
-                if not any(id(v) in late for v in step.inputs) and not (ordered and ordered_late):
+                ordered = step.effect or step.prim.stateful       # keep program order among these
+                if not step.effect and not (ordered and ordered_late) and not any(id(v) in late for v in step.inputs):
                     self.hoisted.append(step)
                     continue
                 ordered_late = ordered_late or ordered

@@ -7,6 +7,9 @@ from ...dtypes import (  # noqa: F401
 from ...ops import *  # noqa: F401,F403
 from ...ops import range, where  # noqa: F401
 from ...control_flow import cond, while_loop  # noqa: F401
+from ...logging_ops import print_v2 as print  # noqa: F401
+from ...script_ops import numpy_function, py_function  # noqa: F401
+from ...script_ops import numpy_function as py_func  # noqa: F401
 from ...ops import constant as _constant
 from ...variables import Variable  # noqa: F401
 from ... import errors, math, linalg, strings, io, sparse  # noqa: F401

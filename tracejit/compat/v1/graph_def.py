@@ -11,6 +11,7 @@ def graph_def(graph):
         if node.prim is ASSIGN or not node.outputs:
             continue
         out = node.outputs[0]
-        nodes.append((out.name or f"v{out.id}", out.name.split("/")[-1].split("_")[0] if out.name else node.op,
+        name = out.name.split(":")[0] if out.name else None         # "while:0": one op of several outputs
+        nodes.append((name or f"v{out.id}", name.split("/")[-1].split("_")[0] if name else node.op,
                       [v.name or f"v{v.id}" for v in node.inputs], events.DATATYPE_ENUM.get(out.dtype.name)))
     return events.graph_def(nodes)

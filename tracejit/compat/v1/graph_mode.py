@@ -21,7 +21,8 @@ _TF_NAMES = {"add": "Add", "subtract": "Sub", "multiply": "Mul", "divide": "Real
              "reduce_min": "Min", "const": "Const", "random_normal": "RandomStandardNormal",
              "random_uniform": "RandomUniform", "sigmoid": "Sigmoid", "relu": "Relu", "tanh": "Tanh",
              "exp": "Exp", "log": "Log", "square": "Square", "sqrt": "Sqrt", "pow": "Pow", "cast": "Cast",
-             "reshape": "Reshape", "transpose": "Transpose", "select": "SelectV2", "argmax": "ArgMax"}
+             "reshape": "Reshape", "transpose": "Transpose", "select": "SelectV2", "argmax": "ArgMax",
+             "while_loop": "while", "cond": "cond", "print": "PrintV2"}
 
 
 def _camel(op):
@@ -96,11 +97,18 @@ class Graph(ir.Graph):
         value.name = self.unique_name(_camel(prim.name))
         return value
 
+    def add_multi_node(self, prim, inputs, params, shapes, dtypes, loc):
+        """The outputs of one op are "Name:0", "Name:1"... as in TF."""
+        values = super().add_multi_node(prim, inputs, params, shapes, dtypes, loc)
+        base = self.unique_name(_camel(prim.name))
+        for index, value in enumerate(values):
+            value.name = f"{base}:{index}"
+        return values
+
     def by_name(self, name):
-        """The value named 'name' or 'name:0'."""
-        name = name[:-2] if name.endswith(":0") else name
+        """The value named 'name' or 'name:0' ('name:1'... for the other outputs of an op)."""
         for v in self.inputs + [out for n in self.nodes for out in n.outputs]:
-            if v.name == name:
+            if v.name is not None and name in (v.name, f"{v.name}:0"):
                 return v
         raise KeyError(f"The name '{name}:0' refers to a Tensor which does not exist in the graph")
 
@@ -122,7 +130,8 @@ class GraphContext(context.TraceContext):
 
     def process_primitive(self, prim, inputs, params, shape, dtype):
         out = super().process_primitive(prim, inputs, params, shape, dtype)
-        self.graph.record_control_inputs(out._symbol.node)
+        node = self.graph.nodes[-1]
+        self.graph.record_control_inputs(node)
         return out
 
     def read_variable(self, variable):
@@ -135,7 +144,8 @@ class GraphContext(context.TraceContext):
     def _assigned_before(self, target):
         """The value the latest assignment to this variable among the current control inputs (and
         theirs, transitively) writes, if there is one."""
-        assigns = [e for e in self.graph.effects_before(self.graph.current_control_inputs()) if e.inputs[0] is target]
+        assigns = [e for e in self.graph.effects_before(self.graph.current_control_inputs())
+                   if e.prim is ir.ASSIGN and e.inputs[0] is target]
         return max(assigns, key=self.graph.nodes.index).inputs[1] if assigns else None
 
     def assign_variable(self, variable, tensor):
@@ -147,17 +157,17 @@ class GraphContext(context.TraceContext):
     def control_dependencies(self, control_inputs):
         return self.graph.control_dependencies(control_inputs)
 
+    def effect_operation(self):
+        node = self.graph.nodes[-1]                    # the effect just bound
+        return Operation([node], name=self.graph.unique_name(_camel(node.op)))
+
     def initial_value(self, variable, tensor):
         array = super().initial_value(variable, tensor)
         self.graph.global_variables.append(variable)
         self.graph.initial_values[id(variable)] = np.array(array, copy=True)
         return array
 
-    def variable_state(self):
-        return {}                     # reads never see assignments: nothing for cond to merge
-
-    def restore_variable_state(self, state):
-        pass
+    deferred_effects = True         # an assignment runs only when Session.run fetches it
 
 
 def get_default_graph():
@@ -261,7 +271,8 @@ def gradients(ys, xs, grad_ys=None):
 
     def tensor(value):
         return wrappers.setdefault(id(value), Tensor(symbol=value))
-    entries = [(n.prim, [tensor(v) for v in n.inputs], n.params, tensor(n.outputs[0]))
+    entries = [(n.prim, [tensor(v) for v in n.inputs], n.params,
+                [tensor(v) for v in n.outputs] if n.prim.multiple_results else tensor(n.outputs[0]))
                for n in list(graph.nodes) if n.prim.differentiable and n.outputs]
     ys = list(ys) if isinstance(ys, (list, tuple)) else [ys]
     seeds = [None] * len(ys) if grad_ys is None else list(grad_ys if isinstance(grad_ys, (list, tuple)) else [grad_ys])

@@ -114,7 +114,7 @@ class Session:
 
     def _compile(self, wanted, effects, feeds):
         graph = self.graph
-        needed = ancestors(list(wanted) + [v for e in effects for v in e.inputs[1:]])
+        needed = ancestors(list(wanted) + [v for e in effects for v in _effect_inputs(e)])
         fed = {id(p): a for p, a in feeds}
         for p in graph.inputs:
             if id(p) in needed and id(p) not in fed:
@@ -137,15 +137,20 @@ class Session:
                     target = run_graph.variable_input(graph.variable_of(node.inputs[0]))
                     run_graph.assign(target, mapping[id(node.inputs[1])], node.loc)
                 continue
-            if not any(id(o) in needed for o in node.outputs):
+            if not any(id(o) in needed for o in node.outputs) and id(node) not in chosen:
                 continue
             if node.prim is CONST:
                 mapping[id(node.outputs[0])] = run_graph.constant(node.params["value"], node.loc)
                 continue
             inputs = [mapping[id(v)] for v in node.inputs]
             params = node.prim.params_for(inputs, node.params)       # re-typed with the fed shapes
-            shape, dtype = node.prim.rule(*inputs, **params)
-            mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, params, shape, dtype, node.loc)
+            result_type = node.prim.rule(*inputs, **params)
+            if node.prim.multiple_results:
+                outputs = run_graph.add_multi_node(node.prim, inputs, params, [s for s, _ in result_type],
+                                                   [d for _, d in result_type], node.loc)
+                mapping.update((id(old), new) for old, new in zip(node.outputs, outputs))
+            else:
+                mapping[id(node.outputs[0])] = run_graph.add_node(node.prim, inputs, params, *result_type, node.loc)
         outputs, out_index = [], {}
         for v in wanted:
             if id(v) not in out_index:
@@ -182,7 +187,7 @@ def _with_control_dependencies(graph, values, effects, actions, controls):
                 pending += dep.control_inputs
             elif isinstance(dep, Tensor) and dep.is_symbolic:
                 values.append(dep._symbol)
-        needed = ancestors(values + [v for e in effects for v in e.inputs[1:]])
+        needed = ancestors(values + [v for e in effects for v in _effect_inputs(e)])
         for node in graph.nodes:
             if id(node) in graph.control_inputs and id(node) not in visited and (
                     id(node) in chosen or any(id(o) in needed for o in node.outputs)):
@@ -192,3 +197,8 @@ def _with_control_dependencies(graph, values, effects, actions, controls):
             return effects, actions
 
 
+
+
+def _effect_inputs(effect):
+    """What an effect node reads: an assign its value (input 0 is the variable), others everything."""
+    return effect.inputs[1:] if effect.prim is ASSIGN else effect.inputs
