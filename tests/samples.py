@@ -138,6 +138,8 @@ def specific(dtype):
         "gemm": [Sample([f((2, 3)), f((3, 4), 1), f((2, 4), 2)], {"alpha": -0.5}),
                  Sample([f((3, 2)), f((3, 4), 1), f((2, 4), 2)], {"alpha": 0.1, "transpose_a": True}),
                  Sample([f((2, 2, 3)), f((2, 4, 3), 1), f((2, 2, 4), 2)], {"transpose_b": True})],
+        "sparse_softmax_cross_entropy": [Sample([_i([0, 3, 2]), f((3, 4))]),
+                                         Sample([_i([[1, 0], [2, 2]]), f((2, 2, 3), 1)])],
         "argmax": [Sample([f((3, 4))], {"axis": 1, "output_type": dt.int64}),
                    Sample([f((3, 4))], {"axis": 0, "output_type": dt.int32})],
         "argmin": [Sample([f((3, 4))], {"axis": 1, "output_type": dt.int64})],

@@ -244,3 +244,32 @@ def test_first_layer_conv_skips_the_input_gradient():
     assert step(x).numpy().tolist() == np.full((3, 3, 1, 2), 18.0).tolist()
     optimized = str(step.get_concrete_function(x).optimized_graph)
     assert "im2col" in optimized and "col2im" not in optimized
+
+
+def test_sparse_cross_entropy_gradient_is_softmax_minus_one_hot_in_few_kernels():
+    logits = tf.constant(np.random.default_rng(7).normal(size=(6, 4)).astype(np.float32))
+    labels = tf.constant([0, 3, 1, 1, 2, 0])
+
+    def step(logits, labels):
+        with tf.GradientTape() as tape:
+            tape.watch(logits)
+            loss = tf.reduce_mean(tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits))
+        return loss, tape.gradient(loss, logits)
+    loss, grad = tf.function(step)(logits, labels)
+    probabilities = np.exp(logits.numpy()) / np.exp(logits.numpy()).sum(axis=1, keepdims=True)
+    expected = (probabilities - np.eye(4, dtype=np.float32)[labels.numpy()]) / 6
+    np.testing.assert_allclose(grad.numpy(), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(loss.numpy(), step(logits, labels)[0].numpy(), rtol=1e-6)
+    graph = tf.function(step).get_concrete_function(logits, labels).optimized_graph
+    ops = [n.op for n in graph.nodes if n.op not in ("const", "broadcast_to", "reshape")]
+    assert ops == ["sparse_softmax_cross_entropy", "reduce_mean", "reduce_max", "fused", "reduce_sum", "one_hot",
+                   "fused"], ops
+
+
+@pytest.mark.parametrize("compiled", [False, True])
+def test_sparse_cross_entropy_rejects_labels_out_of_range_like_tf(compiled):
+    f = tf.function(tf.nn.sparse_softmax_cross_entropy_with_logits) if compiled else \
+        tf.nn.sparse_softmax_cross_entropy_with_logits
+    with pytest.raises(tf.errors.InvalidArgumentError, match=r"label value of 5 which is outside the valid range "
+                                                                 r"of \[0, 4\)"):
+        f(tf.constant([0, 5]), tf.zeros([2, 4]))

@@ -334,6 +334,37 @@ class ArgExtreme(Rule):
         self.record(em, node, shape_size(shape))
 
 
+class SparseSoftmaxCrossEntropy(Rule):
+    """Per row: m = max(x), s = sum(exp(x - m)) (accumulated in float64), label checked,
+    out = log(s) - (x[label] - m): one pass to find m, one to sum, no intermediate arrays."""
+
+    def emit(self, em, node):
+        from kernels import mathfuncs as M
+        fn = em.fn
+        labels, logits = node.inputs
+        out = node.outputs[0]
+        depth = logits.shape[-1]
+        kind = compute_kind(logits.dtype)
+        x_storage, label_storage, out_storage = em.storage(logits), em.storage(labels), em.storage(out)
+
+        def per_row(row):
+            largest = fn.variable(kind, fn.const(float("-inf"), kind))
+            with fn.loop(0, depth) as j:
+                largest.set(M.maximum(em.ops, em.read(x_storage, logits.dtype, row + [j]), largest.get()))
+            total = fn.variable("f64", fn.const(0.0, "f64"))
+            shift = largest.get()
+            with fn.loop(0, depth) as j:
+                term = M.exp(em.ops, em.read(x_storage, logits.dtype, row + [j]) - shift)
+                total.set(total.get() + fn.cast(term, "f64"))
+            label = fn.cast(em.read(label_storage, labels.dtype, row), "i64")
+            em.fail_if((label < 0) | (label >= depth), "Received a label value of {value} which is outside the "
+                       f"valid range of [0, {depth}).", label)              # eager's message
+            picked = fn.cast(em.read(x_storage, logits.dtype, row + [label]) - shift, "f64")
+            em.store(out_storage, out.dtype, row, M.log(em.ops, total.get()) - picked)
+        nest(em, list(labels.shape), per_row)
+        self.record(em, node, 4 * shape_size(logits.shape))
+
+
 class Cumsum(Rule):
     def emit(self, em, node):
         fn = em.fn
@@ -594,6 +625,7 @@ LOWERINGS.register(P["fill_like"], Fill())
 LOWERINGS.register(P["argmax"], ArgExtreme(">"))
 LOWERINGS.register(P["argmin"], ArgExtreme("<"))
 LOWERINGS.register(P["cumsum"], Cumsum())
+LOWERINGS.register(P["sparse_softmax_cross_entropy"], SparseSoftmaxCrossEntropy())
 LOWERINGS.register(P["gather"], Gather())
 LOWERINGS.register(P["gather_grad"], GatherGrad())
 LOWERINGS.register(P["gather_nd"], GatherNd())
