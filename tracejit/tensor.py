@@ -189,6 +189,8 @@ class _Ref:
 class Tensor(TensorOperators):
     """Eager: `_value` holds an ndarray. Symbolic: `_symbol` is an ir Value of the graph being traced."""
 
+    _symbol = None
+
     def __init__(self, value=None, symbol=None, dtype=None):
         """dtype: only for values NumPy cannot tell apart (a variant is an object array, as strings are)."""
         self._value = value

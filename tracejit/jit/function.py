@@ -77,8 +77,8 @@ class ConcreteFunction:
         single = self._single_output
         if single is not None:                          # the common case, inline: one tensor of known shape
             index, shape, dtype = single
-            tensor = _new_object(Tensor)
-            tensor._value, tensor._symbol, tensor._shape, tensor._dtype = results[index], None, shape, dtype
+            tensor = _new_object(Tensor)                 # (an eager tensor's _symbol is Tensor's default, None)
+            tensor._value, tensor._shape, tensor._dtype = results[index], shape, dtype
             return tensor
         return nest.map_structure(lambda i: None if i is NONE_OUTPUT else Tensor._wrap(results[i]),
                                   self.structured_outputs)
@@ -160,6 +160,7 @@ class Function:
         self._warned = False
         self._bound_instances = weakref.WeakKeyDictionary()
         self._fast_cache = {}               # (dtype, shape) per positional tensor argument -> ConcreteFunction
+        self._fast_calls = input_signature is None      # calls may use _fast_cache
 
     python_function = property(lambda self: self._python_function)
     input_signature = property(lambda self: self._input_signature)
@@ -186,6 +187,19 @@ class Function:
 
     def __call__(self, *args, **kwargs):
         context = current_context()
+        # the common call, first: eager context, no tape, tensors of a signature seen before
+        if context.executing_eagerly and not context.tapes and self._fast_calls and not kwargs and \
+                not config.functions_run_eagerly():
+            fast_key, arrays = _fast_key(args)
+            concrete = self._fast_cache.get(fast_key) if fast_key is not None else None
+            if concrete is not None:
+                self._hits += 1
+                if self._lru:
+                    self._cache.touch(concrete)
+                return concrete._call_flat(arrays)
+        return self._call(context, args, kwargs)
+
+    def _call(self, context, args, kwargs):
         if self._eager_fallback or config.functions_run_eagerly():
             return self._python_function(*args, **kwargs)       # as written (TF does not convert it either)
         if not context.executing_eagerly:         # a nested @function: inlined into the outer trace
@@ -193,14 +207,7 @@ class Function:
                 return self._graph_function(*args, **kwargs)
         if context.tapes:                         # recorded as one operation by the eager tapes
             return self._call_under_tapes(args, kwargs)
-        fast_key, arrays = (None, None) if kwargs or self._input_signature is not None else _fast_key(args)
-        if fast_key is not None:
-            concrete = self._fast_cache.get(fast_key)
-            if concrete is not None:
-                self._hits += 1
-                if self._lru:
-                    self._cache.touch(concrete)
-                return concrete._call_flat(arrays)
+        fast_key = _fast_key(args)[0] if self._fast_calls and not kwargs else None
         concrete, arrays, traced = self._lookup(args, kwargs, record_call=True)
         if concrete is None:                     # on_excess="eager" fired on this call
             return self._python_function(*args, **kwargs)
@@ -354,6 +361,7 @@ class Function:
             raise RetracingError(message, record)
         if self._on_excess == "eager":
             self._eager_fallback = True
+            self._fast_calls = False
             _warn_at_user_code(f"{message}\non_excess='eager': {self._name} runs its Python function eagerly from now "
                                "on.")
             return None

@@ -9,10 +9,10 @@ place get a private copy first when someone else holds their buffer (e.g. a tens
 Intermediates live in one workspace allocated once. A steady-state call allocates nothing.
 
 Calls are serialized by a lock: the workspace and the Variables' buffers are shared."""
-import concurrent.futures
 import ctypes
 import os
 import sys
+import threading
 import time
 
 import numpy as np
@@ -58,18 +58,60 @@ def _view(array, offset, shape, strides):
 
 
 _THREADS = max(1, min(os.cpu_count() or 1, 8))
-_pool = []
+
+
+class _Workers:
+    """Threads that each run one chunk of a parallel segment per call, handed over through two
+    locks per thread: cheaper to start and to join than an executor's futures. One parallel
+    segment uses them at a time; a second caller meanwhile runs its chunks itself."""
+
+    def __init__(self, count):
+        self.jobs, self.results = [None] * count, [0] * count
+        self.start = [threading.Lock() for _ in range(count)]
+        self.done = [threading.Lock() for _ in range(count)]
+        self.busy = threading.Lock()
+        for k in range(count):
+            self.start[k].acquire()
+            self.done[k].acquire()
+            threading.Thread(target=self._serve, args=(k,), name=f"tracejit-native-{k + 1}", daemon=True).start()
+
+    def _serve(self, k):
+        while True:
+            self.start[k].acquire()
+            function, address, chunk, chunks = self.jobs[k]
+            try:
+                self.results[k] = function(address, chunk, chunks)
+            finally:
+                self.done[k].release()
+
+    def run(self, function, address):
+        chunks = len(self.jobs) + 1
+        if not self.busy.acquire(blocking=False):
+            return max(function(address, chunk, chunks) for chunk in range(chunks))
+        try:
+            for k in range(len(self.jobs)):
+                self.jobs[k] = (function, address, k + 1, chunks)
+                self.start[k].release()
+            status = function(address, 0, chunks)
+            for k in range(len(self.jobs)):
+                self.done[k].acquire()
+            return status or max(self.results)
+        finally:
+            self.busy.release()
+
+
+_workers, _workers_lock = [], threading.Lock()
 
 
 def _parallel(function, address):
-    """Run a parallel segment: chunk 0 on this thread, the others on a pool (ctypes releases the GIL)."""
+    """Run a parallel segment: chunk 0 on this thread, the others on the workers (ctypes releases the GIL)."""
     if _THREADS == 1:
         return function(address, 0, 1)
-    if not _pool:
-        _pool.append(concurrent.futures.ThreadPoolExecutor(_THREADS - 1, thread_name_prefix="tracejit-native"))
-    others = [_pool[0].submit(function, address, chunk, _THREADS) for chunk in range(1, _THREADS)]
-    status = function(address, 0, _THREADS)
-    return status or max((f.result() for f in others), default=0)
+    if not _workers:
+        with _workers_lock:
+            if not _workers:
+                _workers.append(_Workers(_THREADS - 1))
+    return _workers[0].run(function, address)
 
 
 _DYNAMIC = (INPUT, VARIABLE, OUTPUT, CARRY)        # slots the driver sets on every call
