@@ -39,3 +39,24 @@ def _isolated_state(monkeypatch):
     yield
     tf.config.run_functions_eagerly(False)
     tf.compat.v1.enable_v2_behavior()         # a TF1 test leaves no default graph behind
+
+
+def finite_differences(f, x, eps=1e-6):
+    """Central differences of the scalar function f at x (float64), one element at a time."""
+    x = np.array(x, np.float64)
+    grad = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += eps
+        down[index] -= eps
+        grad[index] = (f(up) - f(down)) / (2 * eps)
+    return grad
+
+
+@pytest.fixture(params=["native", "numpy"])
+def backend(request):
+    """Runs a test on each backend."""
+    previous = tf.config.backend()
+    tf.config.set_backend(request.param)
+    yield request.param
+    tf.config.set_backend(previous)

@@ -11,14 +11,6 @@ import tracejit as tf
 import tracejit.compat.v1 as tf1
 
 
-@pytest.fixture(params=["native", "numpy"])
-def backend(request):
-    previous = tf.config.backend()
-    tf.config.set_backend(request.param)
-    yield request.param
-    tf.config.set_backend(previous)
-
-
 @pytest.mark.parametrize("args,kwargs,text", [
     ((tf.range(10),), {}, "[0 1 2 ... 7 8 9]"),                                       # TF's docstring examples
     (("tensors:", tf.range(10), {2: tf.range(10) * 2}), {}, "tensors: [0 1 2 ... 7 8 9] {2: [0 2 4 ... 14 16 18]}"),

@@ -8,26 +8,7 @@ import pytest
 
 import tracejit as tf
 import tracejit.compat.v1 as tf1
-from conftest import assert_close
-
-
-@pytest.fixture(params=["native", "numpy"])
-def backend(request):
-    previous = tf.config.backend()
-    tf.config.set_backend(request.param)
-    yield request.param
-    tf.config.set_backend(previous)
-
-
-def finite_differences(f, x, eps=1e-6):
-    x = np.array(x, np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += eps
-        down[index] -= eps
-        grad[index] = (f(up) - f(down)) / (2 * eps)
-    return grad
+from conftest import assert_close, finite_differences
 
 
 def sin_times(x, k):

@@ -6,18 +6,7 @@ import pytest
 
 import tracejit as tf
 from tracejit.control_flow import WHILE
-from conftest import assert_close
-
-
-def finite_differences(f, x, eps=1e-6):
-    x = np.array(x, np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += eps
-        down[index] -= eps
-        grad[index] = (f(up) - f(down)) / (2 * eps)
-    return grad
+from conftest import assert_close, finite_differences
 
 
 def both(f, *args):

@@ -9,17 +9,9 @@ import pytest
 
 import tracejit as tf
 from tracejit.control_flow import WHILE, WHILE_GRAD
-from conftest import assert_close
+from conftest import assert_close, finite_differences
 
 Pair = collections.namedtuple("Pair", "j, k")
-
-
-@pytest.fixture(params=["native", "numpy"])
-def backend(request):
-    previous = tf.config.backend()
-    tf.config.set_backend(request.param)
-    yield request.param
-    tf.config.set_backend(previous)
 
 
 def compiled(f):
@@ -28,17 +20,6 @@ def compiled(f):
 
 def while_nodes(concrete):
     return [n for n in concrete.optimized_graph.nodes if n.prim is WHILE]
-
-
-def finite_differences(f, x, eps=1e-6):
-    x = np.array(x, np.float64)
-    grad = np.zeros_like(x)
-    for index in np.ndindex(x.shape):
-        up, down = x.copy(), x.copy()
-        up[index] += eps
-        down[index] -= eps
-        grad[index] = (f(up) - f(down)) / (2 * eps)
-    return grad
 
 
 # ---- forward ---------------------------------------------------------------------------------------

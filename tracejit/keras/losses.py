@@ -65,7 +65,9 @@ def _probabilities_to_log(y_pred):
     return ops.log(ops.clip_by_value(y_pred, _EPSILON, 1 - _EPSILON))
 
 
-class SparseCategoricalCrossentropy(Loss):
+class _CrossEntropy(Loss):
+    """A loss of probabilities, or of logits with from_logits=True."""
+
     def __init__(self, from_logits=False, **kwargs):
         super().__init__(**kwargs)
         self.from_logits = from_logits
@@ -73,6 +75,8 @@ class SparseCategoricalCrossentropy(Loss):
     def get_config(self):
         return {**super().get_config(), "from_logits": self.from_logits}
 
+
+class SparseCategoricalCrossentropy(_CrossEntropy):
     def call(self, y_true, y_pred):
         labels = ops.cast(convert_to_tensor(y_true), "int32")
         if labels.ndim == y_pred.ndim:                      # labels of shape (batch, 1)
@@ -83,14 +87,7 @@ class SparseCategoricalCrossentropy(Loss):
         return -ops.reduce_sum(hot * _probabilities_to_log(y_pred), axis=-1)
 
 
-class CategoricalCrossentropy(Loss):
-    def __init__(self, from_logits=False, **kwargs):
-        super().__init__(**kwargs)
-        self.from_logits = from_logits
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
-
+class CategoricalCrossentropy(_CrossEntropy):
     def call(self, y_true, y_pred):
         labels = convert_to_tensor(y_true, dtype_hint=y_pred.dtype)
         labels = ops.cast(labels, y_pred.dtype)
@@ -100,14 +97,7 @@ class CategoricalCrossentropy(Loss):
         return -ops.reduce_sum(labels * _probabilities_to_log(probabilities), axis=-1)
 
 
-class BinaryCrossentropy(Loss):
-    def __init__(self, from_logits=False, **kwargs):
-        super().__init__(**kwargs)
-        self.from_logits = from_logits
-
-    def get_config(self):
-        return {**super().get_config(), "from_logits": self.from_logits}
-
+class BinaryCrossentropy(_CrossEntropy):
     def call(self, y_true, y_pred):
         labels = ops.cast(convert_to_tensor(y_true, dtype_hint=y_pred.dtype), y_pred.dtype)
         if self.from_logits:
