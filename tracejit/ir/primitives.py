@@ -40,7 +40,13 @@ def uniform_scalar(value):
     if node is None or node.prim is not CONST:
         return None
     array = node.params["value"]
-    if not isinstance(array, np.ndarray) or array.size == 0 or array.dtype.kind not in "biuf":
+    return uniform_element(array) if isinstance(array, np.ndarray) else None
+
+
+def uniform_element(array):
+    """The one value every element of a numeric `array` has, as a 0-d array of its dtype; else None
+    (also for empty arrays, and past 2**24 elements, where checking costs more than it saves)."""
+    if array.size == 0 or array.dtype.kind not in "biuf":
         return None
     first = array.reshape(-1)[0]
     if array.size > 1 and not (array.size <= 1 << 24 and bool(np.all(array == first))):

@@ -7,7 +7,7 @@ import numpy as np
 
 from ..ir.analysis import is_static, shape_size
 from ..ir.graph import CONST, Node, constant_array
-from ..ir.primitives import uniform_scalar
+from ..ir.primitives import uniform_element, uniform_scalar
 from ..ops import REGISTRY
 from ..primitive import ELEMENTWISE, STRUCTURE
 
@@ -52,12 +52,10 @@ def _as_broadcast_scalar(graph, node, array):
     """Turn `node` into broadcast_to(scalar constant) when `array` (its value) is uniform; the new
     constant node, else None."""
     out = node.outputs[0]
-    if out.shape == () or not is_static(out.shape) or array.size == 0 or array.dtype.kind not in "biuf":
+    element = uniform_element(array) if out.shape != () and is_static(out.shape) else None
+    if element is None:
         return None
-    first = array.reshape(-1)[0]
-    if array.size > 1 and not bool(np.all(array == first)):
-        return None
-    scalar = Node(CONST, [], {"value": np.array(first, dtype=out.dtype.np)}, [], node.loc)
+    scalar = Node(CONST, [], {"value": element.astype(out.dtype.np)}, [], node.loc)
     scalar.outputs = [graph.new_value((), out.dtype, scalar)]
     node.prim, node.inputs, node.params = _BROADCAST_TO, [scalar.outputs[0]], {"shape": tuple(out.shape)}
     return scalar

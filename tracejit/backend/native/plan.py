@@ -14,7 +14,7 @@ their program order among themselves."""
 import numpy as np
 
 from ...ir.analysis import shape_size
-from ...ir.primitives import ASSIGN, CONST, FUSED
+from ...ir.primitives import ASSIGN, CONST, FUSED, uniform_element
 
 ALIGNMENT = 64
 # P's first slots, before the bases': the workspace array, the error cell, BLAS entry points (0: none),
@@ -69,16 +69,6 @@ def c_strides(shape):
         strides.append(step)
         step *= d
     return tuple(reversed(strides))
-
-
-def uniform_value(array):
-    """The single value of an array whose elements are all equal, else None."""
-    if array.size == 0 or array.dtype.kind not in "biuf":
-        return None
-    first = array.reshape(-1)[0]
-    if array.size == 1 or (array.size <= 1 << 24 and bool(np.all(array == first))):
-        return array.dtype.type(first)
-    return None
 
 
 def view_storage(node, source):
@@ -220,7 +210,8 @@ class Plan:
     def _constant(self, node, readers):
         out = node.outputs[0]
         array = node.params["value"]
-        literal = uniform_value(array) if out.dtype.kind != "s" else None
+        element = uniform_element(array) if out.dtype.kind != "s" else None
+        literal = None if element is None else element[()]
         if literal is not None and not self._needs_memory(out, readers):
             self.storage[id(out)] = Storage(None, out.shape, literal=literal)
             return
