@@ -85,7 +85,9 @@ class Interpreter:
         self.out_slots = [slot[v.id] for v in graph.outputs]
         # outputs that are arguments, variable values or constants are copied: results never alias state
         self.copied_outputs = {slot[v.id] for v in graph.outputs if v.node is None or v.node.prim is CONST}
-        self.run = self._copies if all(run is _run_const for run, _ in self.steps) else self.__call__
+        # a graph that computes nothing only copies: no shared state, no lock needed around it
+        self.computes_nothing = all(run is _run_const for run, _ in self.steps)
+        self.run = self._copies if self.computes_nothing else self.__call__
 
     def _copies(self, arrays):
         """A graph that computes nothing returns copies of its arguments, constants and variables."""

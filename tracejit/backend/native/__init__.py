@@ -75,7 +75,7 @@ class TieredExecutable:
         self.compile_seconds = 0.0
         self._compiled = threading.Event()
         # run(list of arrays) -> list of arrays: the interpreter until native code is installed
-        self.run = self._interpreter.run if self._interpreter.run == self._interpreter._copies else self._interpreted
+        self.run = self._interpreter.run if self._interpreter.computes_nothing else self._interpreted
         self._prepare()
 
     # ---- calling ----
